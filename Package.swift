@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-etcd",
+    products: [
+        .executable(name: "etcd", targets: ["etcd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config, each behind a small shim header.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+
+        // Wire formats.
+        .target(name: "ProtoWire"),
+        .target(name: "EtcdProto", dependencies: ["ProtoWire"]),
+
+        // Thin safe layers over the C libraries.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "HTTP2", dependencies: ["CNghttp2"]),
+
+        // gRPC calls over HTTP/2 streams; knows nothing of etcd.
+        .target(name: "GRPC", dependencies: ["HTTP2"]),
+
+        // Storage.
+        .target(name: "WAL", dependencies: ["COpenSSL"]),
+        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto"]),
+
+        // The server: configuration, apply pipeline, API services, listeners.
+        .target(name: "EtcdServer", dependencies: [
+            "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "etcd", dependencies: ["EtcdServer"]),
+
+        // Tests mirror the modules.
+        .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire"]),
+        .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire"]),
+    ]
+)
