@@ -28,7 +28,7 @@ let package = Package(
 
         // Storage.
         .target(name: "WAL", dependencies: ["COpenSSL"]),
-        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto"]),
+        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL"]),
 
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
@@ -40,6 +40,6 @@ let package = Package(
 
         // Tests mirror the modules.
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire"]),
-        .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
     ]
 )

@@ -1,0 +1,170 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import EtcdProto
+import LMDB
+import ProtoWire
+
+public enum MVCCError: Error, Equatable, Sendable {
+    /// The requested revision is older than the last compaction.
+    case compacted
+    /// The requested revision has not happened yet.
+    case futureRevision
+    /// Stored bytes that do not decode: the data file is damaged.
+    case corrupt(String)
+}
+
+public struct RangeOptions: Sendable {
+    /// At most this many keys are returned; 0 means no limit. `count` is unaffected.
+    public var limit: Int
+    /// Read as of this main revision; 0 means the current one.
+    public var revision: Int64
+    /// Only count the keys.
+    public var countOnly: Bool
+
+    public init(limit: Int = 0, revision: Int64 = 0, countOnly: Bool = false) {
+        self.limit = limit
+        self.revision = revision
+        self.countOnly = countOnly
+    }
+}
+
+public struct RangeResult: Sendable {
+    public var kvs: [KeyValue]
+    /// Number of keys in the range at the revision read, regardless of `limit`.
+    public var count: Int
+    /// The store's current revision when the read ran.
+    public var currentRevision: Int64
+}
+
+/// The multi-version key-value store on LMDB.
+///
+/// Reads run in short read transactions on any thread. Writes happen only through
+/// `writeBatch`, which callers run on one thread: each batch is one LMDB write transaction
+/// holding any number of store transactions (each one main revision) and the applied index.
+public final class KVStore: @unchecked Sendable {
+    public let environment: Environment
+    let kv: Database
+    let meta: Database
+    let keyIndex: KeyIndex
+
+    /// Opens (creating if needed) the store in the LMDB file at `path`.
+    public init(path: String, mapSize: Int) throws {
+        environment = try Environment(path: path, mapSize: mapSize, maxDatabases: Schema.maxDatabases,
+                                      flags: [.noSync, .noReadAhead])
+        kv = try environment.openDatabase(Schema.kv, flags: .create)
+        meta = try environment.openDatabase(Schema.meta, flags: .create)
+        keyIndex = KeyIndex(
+            index: try environment.openDatabase(Schema.index, flags: [.create, .dupSort, .dupFixed]),
+            longKeyBuckets: try environment.openDatabase(Schema.longKeyBuckets, flags: .create),
+            longKeyIndex: try environment.openDatabase(Schema.longKeyIndex, flags: [.create, .dupSort, .dupFixed]),
+            maxKeySize: environment.maxKeySize)
+        try environment.write { txn in
+            if try txn.get(meta, MetaKey.currentRevision.bytes) == nil {
+                // A fresh store starts at revision 1, as etcd's does.
+                try txn.put(meta, MetaKey.currentRevision.bytes, bigEndianBytes(1))
+            }
+        }
+    }
+
+    /// Opens another database in the same environment (leases, auth, membership).
+    public func openAuxiliaryDatabase(_ name: String) throws -> Database {
+        try environment.openDatabase(name, flags: .create)
+    }
+
+    public func read<T>(_ body: (StoreReader<ReadTransaction>) throws -> T) throws -> T {
+        try environment.read { txn in try body(StoreReader(store: self, txn: txn)) }
+    }
+
+    /// Runs one LMDB write transaction; see `WriteBatch`.
+    public func writeBatch<T>(_ body: (WriteBatch) throws -> T) throws -> T {
+        try environment.write { txn in try body(WriteBatch(store: self, txn: txn)) }
+    }
+
+    func metaInt(_ txn: some Transaction, _ key: MetaKey) throws -> Int64 {
+        try int64(bigEndian: txn.get(meta, key.bytes)) ?? 0
+    }
+
+    func setMetaInt(_ txn: WriteTransaction, _ key: MetaKey, _ value: Int64) throws {
+        try txn.put(meta, key.bytes, bigEndianBytes(value))
+    }
+
+    func keyValue(_ txn: some Transaction, at revision: Revision) throws -> KeyValue {
+        guard let bytes = try txn.get(kv, revision.bytes) else {
+            throw MVCCError.corrupt("index names revision \(revision) but the kv database lacks it")
+        }
+        do {
+            return try KeyValue(serializedBuffer: bytes)
+        } catch {
+            throw MVCCError.corrupt("kv at revision \(revision): \(error)")
+        }
+    }
+}
+
+/// Read operations over any transaction (a read transaction, or the write transaction while
+/// applying).
+public struct StoreReader<Txn: Transaction> {
+    let store: KVStore
+    public let txn: Txn
+
+    public func currentRevision() throws -> Int64 { try store.metaInt(txn, .currentRevision) }
+    public func compactRevision() throws -> Int64 { try store.metaInt(txn, .compactRevision) }
+    public func appliedIndex() throws -> UInt64 { UInt64(bitPattern: try store.metaInt(txn, .appliedIndex)) }
+    public func appliedTerm() throws -> UInt64 { UInt64(bitPattern: try store.metaInt(txn, .appliedTerm)) }
+
+    public func range(_ range: KeyRange, options: RangeOptions = RangeOptions()) throws -> RangeResult {
+        try self.range(range, options: options, current: currentRevision())
+    }
+
+    /// Reads `range` as of `options.revision`, given the current revision `current`.
+    func range(_ range: KeyRange, options: RangeOptions, current: Int64) throws -> RangeResult {
+        if options.revision > current { throw MVCCError.futureRevision }
+        let revision = options.revision <= 0 ? current : options.revision
+        if revision < (try compactRevision()) { throw MVCCError.compacted }
+        var kvs: [KeyValue] = []
+        var count = 0
+        let wantsValues = !options.countOnly
+        let readingLatest = revision >= current
+        try store.keyIndex.walk(txn, range: range, atOrBefore: readingLatest ? nil : revision) { _, entry in
+            guard !entry.isTombstone else { return true }
+            count += 1
+            if wantsValues && (options.limit <= 0 || kvs.count < options.limit) {
+                kvs.append(try store.keyValue(txn, at: entry.revision))
+            }
+            return true
+        }
+        return RangeResult(kvs: kvs, count: count, currentRevision: current)
+    }
+
+    /// The live value of `key` as of `revision` (nil: current), or nil if absent or deleted.
+    public func get(_ key: [UInt8], atOrBefore revision: Int64? = nil) throws -> KeyValue? {
+        guard let entry = try store.keyIndex.latest(txn, key: key, atOrBefore: revision),
+              !entry.isTombstone else { return nil }
+        return try store.keyValue(txn, at: entry.revision)
+    }
+
+    /// Every change with main revision in `[from, through]`, in revision order (watch replay).
+    public func changes(from: Int64, through: Int64, _ body: (Change) throws -> Bool) throws {
+        let cursor = try txn.cursor(store.kv)
+        defer { cursor.close() }
+        var position = try cursor.seek(atLeast: Revision(main: from).bytes)
+        while let current = position, let revision = Revision(current.key), revision.main <= through {
+            let value: KeyValue
+            do { value = try KeyValue(serializedBuffer: current.value) } catch {
+                throw MVCCError.corrupt("kv at revision \(revision): \(error)")
+            }
+            let change = Change(kind: value.createRevision == 0 ? .delete : .put, kv: value)
+            if try !body(change) { return }
+            position = try cursor.next()
+        }
+    }
+}
+
+/// One change made by a store transaction.
+public struct Change: Sendable, Equatable {
+    public enum Kind: Sendable { case put, delete }
+    public var kind: Kind
+    /// For a put, the new value; for a delete, the key with mod_revision set to the delete's
+    /// revision.
+    public var kv: KeyValue
+}
