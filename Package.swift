@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "GRPC", dependencies: ["HTTP2"]),
 
         // Storage.
-        .target(name: "WAL", dependencies: ["COpenSSL"]),
+        .target(name: "WAL"),
         .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL"]),
 
         // The server: configuration, apply pipeline, API services, listeners.
@@ -41,5 +41,6 @@ let package = Package(
         // Tests mirror the modules.
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
+        .testTarget(name: "WALTests", dependencies: ["WAL"]),
     ]
 )
