@@ -26,13 +26,21 @@ let package = Package(
         // gRPC calls over HTTP/2 streams; knows nothing of etcd.
         .target(name: "GRPC", dependencies: ["HTTP2"]),
 
+        // Sockets and event loops (SwiftNIO): HTTP/2 (gRPC) and HTTP/1.1 on one port.
+        .target(name: "Transport", dependencies: [
+            "GRPC", "HTTP2",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
         // Storage.
         .target(name: "WAL"),
         .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL"]),
 
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
-            "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL",
+            "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

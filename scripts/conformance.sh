@@ -49,8 +49,13 @@
 #   CONFORMANCE_EXAMPLE_CONFIG=<file>  provide etcd.conf.yml.sample for
 #                           TestEtcdExampleConfig (not shipped by Debian)
 #
-# Ports used by the suite (must be free): 2379, 2380, 10000-10001,
-# 20000-20035, 23790. Only one run at a time (a lock file enforces it).
+#   CONFORMANCE_NETNS=auto|1|0  run each test in a private network
+#                           namespace (default auto = if unshare works)
+#
+# Ports used by the suite: 2379, 2380, 10000-10001, 20000-20035, 23790.
+# With the per-test network namespace (default when `unshare --net` works)
+# they only need to be free inside it; without it they must be free on the
+# host. Only one run at a time (a lock file enforces it).
 
 set -uo pipefail
 
@@ -202,16 +207,36 @@ on_signal() {
 trap on_signal INT TERM
 trap 'kill_strays' EXIT
 
-# ------------------------------------------------------------ port check
-if command -v ss >/dev/null; then
-    busy=$(ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -un |
-           awk '$1==2379||$1==2380||$1==10000||$1==10001||($1>=20000&&$1<=20035)||$1==23790')
-    if [ -n "$busy" ]; then
-        kill_strays
-        busy=$(ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -un |
-               awk '$1==2379||$1==2380||$1==10000||$1==10001||($1>=20000&&$1<=20035)||$1==23790')
-        [ -n "$busy" ] && log "WARNING: ports used by the suite are busy: $(echo $busy) - expect failures"
+# ------------------------------------------------- network isolation
+# The suite binds fixed ports (2379/2380, 10000-10001, 20000-20035, 23790).
+# On a shared machine someone else's etcd on 2379 makes TestEtcdUnixPeers
+# fail, so by default every test runs in its own private network namespace
+# (unshare --net, loopback brought up) where all ports are free. Processes
+# stay in the same PID namespace, so the reaper above still sees them.
+#   CONFORMANCE_NETNS=auto (default) use it when possible, 1 require, 0 off
+NETNS_MODE=${CONFORMANCE_NETNS:-auto}
+NETNS_WRAP=()
+if [ "$NETNS_MODE" != 0 ]; then
+    IP_BIN=$(command -v ip 2>/dev/null || echo /usr/sbin/ip)
+    uflags=(--net)
+    [ "$(id -u)" -ne 0 ] && uflags=(--map-root-user --net)
+    if command -v unshare >/dev/null && [ -x "$IP_BIN" ] &&
+       unshare "${uflags[@]}" -- "$IP_BIN" link set lo up 2>/dev/null; then
+        NETNS_WRAP=(unshare "${uflags[@]}" -- sh -c '"$0" link set lo up && exec "$@"' "$IP_BIN")
+    elif [ "$NETNS_MODE" = 1 ]; then
+        die "CONFORMANCE_NETNS=1 but 'unshare --net' + 'ip' do not work here"
     fi
+fi
+
+SUITE_PORTS='$1==2379||$1==2380||$1==10000||$1==10001||($1>=20000&&$1<=20035)||$1==23790'
+busy_ports() { # suite ports with a listener in the host namespace
+    command -v ss >/dev/null || return 0
+    ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -un | awk "$SUITE_PORTS" | tr '\n' ' '
+}
+if [ ${#NETNS_WRAP[@]} -eq 0 ]; then
+    kill_strays
+    busy=$(busy_ports)
+    [ -n "$busy" ] && log "WARNING: ports used by the suite are busy: $busy- expect failures"
 fi
 
 # --------------------------------------------------------- test selection
@@ -232,6 +257,7 @@ fi
 
 log "server under test: $ETCD_UNDER_TEST"
 log "etcdctl:           $ETCDCTL_SRC"
+log "network:           $([ ${#NETNS_WRAP[@]} -gt 0 ] && echo 'private netns per test' || echo 'host (ports must be free)')"
 log "running ${#TESTS[@]} tests sequentially (timeout ${TIMEOUT_S}s each), results in $OUT_DIR"
 
 # ------------------------------------------------------------------- run
@@ -245,8 +271,10 @@ for name in "${TESTS[@]}"; do
     t0=$(date +%s.%N)
     # -test.timeout makes Go panic with goroutine dumps; timeout(1) is the
     # backstop if the binary itself wedges.
+    busy=
+    [ ${#NETNS_WRAP[@]} -eq 0 ] && busy=$(busy_ports)
     ( cd "$RUN_DIR/tests/e2e" && exec env "${unset_args[@]}" TMPDIR="$TEST_TMP" EXPECT_DEBUG=1 \
-        timeout -k 10 $((TIMEOUT_S + 60)) "$E2E_BIN" -test.v -test.count=1 \
+        "${NETNS_WRAP[@]}" timeout -k 10 $((TIMEOUT_S + 60)) "$E2E_BIN" -test.v -test.count=1 \
             -test.run "^${name}\$" -test.timeout "${TIMEOUT_S}s" \
             -bin-dir "$BIN_DIR" -cert-dir "$CERT_DIR" ) > "$tlog" 2>&1 &
     CHILD=$!
@@ -265,6 +293,7 @@ for name in "${TESTS[@]}"; do
             echo "=== conformance.sh: exit code $rc, go verdict '${verdict:-none}'"
             [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "=== conformance.sh: killed by outer timeout"
             grep -aq 'panic: test timed out' "$tlog" && echo "=== conformance.sh: hit -test.timeout ${TIMEOUT_S}s"
+            [ -n "$busy" ] && echo "=== conformance.sh: suite ports busy (not ours) before the test: $busy"
         } >> "$tlog"
     fi
     case $status in

@@ -1,0 +1,294 @@
+import HTTP2
+
+/// Maps method paths (`/package.Service/Method`) to handlers.
+public struct Router: Sendable {
+    public enum Handler: Sendable {
+        /// Gets the call and its single request message; completes with `call.respond`.
+        case unary(@Sendable (ServerCall, [UInt8]) -> Void)
+        /// Client and server streaming (covers server-streaming calls too). Runs on the
+        /// connection's executor; the returned delegate receives the messages.
+        case streaming(@Sendable (ServerCall) -> StreamingCallDelegate)
+    }
+
+    var handlers: [String: Handler] = [:]
+    var services: Set<String> = []
+
+    public init() {}
+
+    public mutating func register(_ path: String, _ handler: Handler) {
+        handlers[path] = handler
+        if let service = Router.serviceName(path) { services.insert(service) }
+    }
+
+    static func serviceName(_ path: String) -> String? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty else { return nil }
+        return String(parts[1])
+    }
+
+    /// grpc-go's status for a path with no handler.
+    func unknownMethodStatus(_ path: String) -> GRPCStatus {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty else {
+            return GRPCStatus(.unimplemented, "malformed method name: \"\(path)\"")
+        }
+        if services.contains(String(parts[1])) {
+            return GRPCStatus(.unimplemented, "unknown method \(parts[2]) for service \(parts[1])")
+        }
+        return GRPCStatus(.unimplemented, "unknown service \(parts[1])")
+    }
+}
+
+/// A plain (non-gRPC) HTTP request that arrived over HTTP/2.
+public struct PlainHTTPRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var headers: [HeaderField]
+    public var body: [UInt8]
+
+    public init(method: String, path: String, headers: [HeaderField], body: [UInt8]) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct PlainHTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [HeaderField]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [HeaderField] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct GRPCServerConfiguration: Sendable {
+    public var http2 = HTTP2Settings()
+    /// Largest request message accepted (grpc-go's MaxRecvMsgSize).
+    public var maxReceiveMessageBytes = 4 << 20
+    /// Serves HTTP/2 requests that are not gRPC (content-type other than application/grpc).
+    public var plainHTTPHandler: (@Sendable (PlainHTTPRequest, @escaping @Sendable (PlainHTTPResponse) -> Void) -> Void)?
+
+    public init() {}
+}
+
+/// The gRPC server side of one HTTP/2 connection; confined to the connection's executor.
+public final class GRPCConnection: HTTP2SessionDelegate {
+    let session: HTTP2ServerSession
+    let router: Router
+    let executor: CallExecutor
+    let configuration: GRPCServerConfiguration
+    private var calls: [Int32: ServerCall] = [:]
+    private var plainRequests: [Int32: PlainHTTPRequest] = [:]
+    private let onOutputPending: () -> Void
+    private var outputScheduled = false
+
+    static let responseHeaders = [HeaderField(":status", "200"), HeaderField("content-type", "application/grpc")]
+
+    /// - Parameter onOutputPending: called on the executor when frames are waiting to be sent;
+    ///   the transport then calls `produceOutput` (it may coalesce several requests).
+    public init(configuration: GRPCServerConfiguration, router: Router, executor: CallExecutor,
+                clock: @escaping () -> UInt64, onOutputPending: @escaping () -> Void) throws {
+        self.session = try HTTP2ServerSession(settings: configuration.http2, clock: clock)
+        self.router = router
+        self.executor = executor
+        self.configuration = configuration
+        self.onOutputPending = onOutputPending
+        session.delegate = self
+    }
+
+    public func receive(_ bytes: UnsafeRawBufferPointer) throws {
+        try session.receive(bytes)
+    }
+
+    public func produceOutput(limit: Int, _ emit: (UnsafeRawBufferPointer) -> Void) throws -> Int {
+        outputScheduled = false
+        return try session.produceOutput(limit: limit, emit)
+    }
+
+    public var isActive: Bool { session.isActive }
+    public var wantsWrite: Bool { session.wantsWrite }
+    public var activeCallCount: Int { calls.count }
+
+    /// Sends GOAWAY (graceful shutdown); in-flight calls continue.
+    public func goAway() {
+        session.terminate(code: .noError)
+        outputPending()
+    }
+
+    /// The connection is gone: every open call is cancelled.
+    public func close() {
+        let open = calls.values
+        calls.removeAll()
+        for call in open { call.cancelOnExecutor() }
+    }
+
+    func outputPending() {
+        guard !outputScheduled else { return }
+        outputScheduled = true
+        onOutputPending()
+    }
+
+    // MARK: HTTP2SessionDelegate
+
+    public func streamOpened(_ stream: Int32, headers: [HeaderField]) {
+        var method = "", path = "", contentType = "", timeout: String?, encoding: String?
+        var metadata: [HeaderField] = []
+        for header in headers {
+            switch header.name {
+            case ":method": method = header.value
+            case ":path": path = header.value
+            case ":scheme", ":authority": break
+            case "content-type": contentType = header.value
+            case "grpc-timeout": timeout = header.value
+            case "grpc-encoding": encoding = header.value
+            default: metadata.append(header)
+            }
+        }
+        guard contentType.hasPrefix("application/grpc") else {
+            plainRequests[stream] = PlainHTTPRequest(method: method, path: path, headers: headers, body: [])
+            return
+        }
+        let call = ServerCall(path: path, metadata: metadata, stream: stream, executor: executor, connection: self,
+                              maxMessageBytes: configuration.maxReceiveMessageBytes)
+        calls[stream] = call
+        if let encoding, encoding != "identity" {
+            call.finishOnExecutor(GRPCStatus(.unimplemented, "grpc: Decompressor is not installed for grpc-encoding \"\(encoding)\""))
+            return
+        }
+        guard method == "POST" else {
+            call.finishOnExecutor(GRPCStatus(.internal, "malformed method \(method)"))
+            return
+        }
+        guard let handler = router.handlers[path] else {
+            call.finishOnExecutor(router.unknownMethodStatus(path))
+            return
+        }
+        if let timeout, let nanoseconds = GRPCConnection.parseTimeout(timeout) {
+            call.cancelDeadline = executor.schedule(afterNanoseconds: nanoseconds) { [weak call] in
+                guard let call, !call.isFinished else { return }
+                let delegate = call.delegate
+                call.delegate = nil
+                call.finishOnExecutor(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+                delegate?.cancelled()
+            }
+        }
+        if case .streaming(let start) = handler {
+            call.delegate = start(call)
+        }
+    }
+
+    public func streamData(_ stream: Int32, _ bytes: UnsafeRawBufferPointer) {
+        if plainRequests[stream] != nil {
+            plainRequests[stream]!.body.append(contentsOf: bytes)
+            return
+        }
+        guard let call = calls[stream], !call.isFinished else { return }
+        call.deframer.append(bytes)
+        do {
+            while let message = try call.deframer.next() {
+                deliver(message, to: call)
+                if call.isFinished { return }
+            }
+        } catch .tooLarge(let length, let limit) {
+            fail(call, GRPCStatus(.resourceExhausted, "grpc: received message larger than max (\(length) vs. \(limit))"))
+        } catch {
+            fail(call, GRPCStatus(.internal, "grpc: compressed flag set with identity or empty encoding"))
+        }
+    }
+
+    private func deliver(_ message: [UInt8], to call: ServerCall) {
+        if let delegate = call.delegate {
+            delegate.received(message)
+        } else if call.unaryRequest == nil {
+            call.unaryRequest = message
+        }
+    }
+
+    /// Ends a call because of bad input, telling a streaming handler it is gone.
+    private func fail(_ call: ServerCall, _ status: GRPCStatus) {
+        let delegate = call.delegate
+        call.delegate = nil
+        call.finishOnExecutor(status)
+        delegate?.cancelled()
+    }
+
+    public func streamEnded(_ stream: Int32) {
+        if let request = plainRequests.removeValue(forKey: stream) {
+            servePlain(request, stream: stream)
+            return
+        }
+        guard let call = calls[stream], !call.isFinished else { return }
+        if let delegate = call.delegate {
+            delegate.receivedEnd()
+            return
+        }
+        guard case .unary(let handle)? = router.handlers[call.path] else { return }
+        if call.deframer.hasPartialMessage {
+            call.finishOnExecutor(GRPCStatus(.internal, "grpc: failed to unmarshal the received message: unexpected EOF"))
+            return
+        }
+        guard let request = call.unaryRequest else {
+            call.finishOnExecutor(GRPCStatus(.internal, "grpc: error while reading request: EOF"))
+            return
+        }
+        call.unaryRequest = nil
+        handle(call, request)
+    }
+
+    public func streamClosed(_ stream: Int32, errorCode: UInt32) {
+        plainRequests[stream] = nil
+        guard let call = calls.removeValue(forKey: stream) else { return }
+        call.cancelOnExecutor()
+    }
+
+    private func servePlain(_ request: PlainHTTPRequest, stream: Int32) {
+        guard let handler = configuration.plainHTTPHandler else {
+            session.sendHeadersOnly(stream, headers: [HeaderField(":status", "404")])
+            outputPending()
+            return
+        }
+        let executor = self.executor
+        handler(request) { [weak self] response in
+            let connection = self
+            let respond: @Sendable () -> Void = {
+                guard let self = connection else { return }
+                var headers = [HeaderField(":status", String(response.status))] + response.headers
+                if response.body.isEmpty {
+                    self.session.sendHeadersOnly(stream, headers: headers)
+                } else {
+                    headers.append(HeaderField("content-length", String(response.body.count)))
+                    self.session.startResponse(stream, headers: headers)
+                    self.session.sendData(stream, response.body)
+                    self.session.finish(stream, trailers: nil)
+                }
+                self.outputPending()
+            }
+            if executor.inExecutor { respond() } else { executor.execute(respond) }
+        }
+    }
+
+    /// Parses a `grpc-timeout` value (up to 8 digits and a unit) into nanoseconds.
+    static func parseTimeout(_ value: String) -> UInt64? {
+        guard let unit = value.last, value.count >= 2, value.count <= 9,
+              let amount = UInt64(value.dropLast()) else { return nil }
+        let scale: UInt64
+        switch unit {
+        case "H": scale = 3_600_000_000_000
+        case "M": scale = 60_000_000_000
+        case "S": scale = 1_000_000_000
+        case "m": scale = 1_000_000
+        case "u": scale = 1_000
+        case "n": scale = 1
+        default: return nil
+        }
+        let (product, overflow) = amount.multipliedReportingOverflow(by: scale)
+        return overflow ? UInt64.max : product
+    }
+}
+
+extension GRPCConnection: @unchecked Sendable {}

@@ -1,0 +1,136 @@
+import HTTP2
+
+/// Runs work on the thread that owns a connection (its event loop). The transport provides it.
+public protocol CallExecutor: AnyObject, Sendable {
+    var inExecutor: Bool { get }
+    func execute(_ work: @escaping @Sendable () -> Void)
+    /// Runs `work` after a delay; the returned closure cancels it.
+    func schedule(afterNanoseconds delay: UInt64, _ work: @escaping @Sendable () -> Void) -> @Sendable () -> Void
+}
+
+/// Events of a streaming call, delivered on the connection's executor.
+public protocol StreamingCallDelegate: AnyObject {
+    func received(_ message: [UInt8])
+    /// The client half-closed its side.
+    func receivedEnd()
+    /// The call ended without the server finishing it: client reset, deadline, connection loss.
+    func cancelled()
+}
+
+/// One RPC on one HTTP/2 stream. Handlers may call `send`, `finish` and `respond` from any
+/// thread; the work hops to the connection's executor.
+public final class ServerCall: @unchecked Sendable {
+    public let path: String
+    /// Request headers other than the HTTP/2 pseudo-headers.
+    public let metadata: [HeaderField]
+    let stream: Int32
+    let executor: CallExecutor
+    weak var connection: GRPCConnection?
+
+    // Confined to the executor.
+    var headersSent = false
+    var isFinished = false
+    var delegate: StreamingCallDelegate?
+    var cancelDeadline: (@Sendable () -> Void)?
+    var unaryRequest: [UInt8]?
+    var deframer: MessageDeframer
+
+    init(path: String, metadata: [HeaderField], stream: Int32, executor: CallExecutor,
+         connection: GRPCConnection, maxMessageBytes: Int) {
+        self.path = path
+        self.metadata = metadata
+        self.stream = stream
+        self.executor = executor
+        self.connection = connection
+        self.deframer = MessageDeframer(maxMessageBytes: maxMessageBytes)
+    }
+
+    public func metadataValue(_ name: String) -> String? {
+        metadata.first { $0.name == name }?.value
+    }
+
+    /// Sends one response message.
+    public func send(_ message: [UInt8]) {
+        sendFramed(MessageFraming.frame(message))
+    }
+
+    /// Sends a message already carrying its 5-byte gRPC prefix.
+    public func sendFramed(_ framed: [UInt8]) {
+        onExecutor { call in
+            guard !call.isFinished, let connection = call.connection else { return }
+            if !call.headersSent {
+                call.headersSent = true
+                connection.session.startResponse(call.stream, headers: GRPCConnection.responseHeaders)
+            }
+            connection.session.sendData(call.stream, framed)
+            connection.outputPending()
+        }
+    }
+
+    /// Ends the call with `status`.
+    public func finish(_ status: GRPCStatus) {
+        onExecutor { call in call.finishOnExecutor(status) }
+    }
+
+    /// Completes a unary call.
+    public func respond(_ result: Result<[UInt8], GRPCStatus>) {
+        onExecutor { call in
+            switch result {
+            case .success(let message):
+                guard !call.isFinished, let connection = call.connection else { return }
+                call.headersSent = true
+                connection.session.startResponse(call.stream, headers: GRPCConnection.responseHeaders)
+                connection.session.sendData(call.stream, MessageFraming.frame(message))
+                call.finishOnExecutor(.ok)
+            case .failure(let status):
+                call.finishOnExecutor(status)
+            }
+        }
+    }
+
+    /// Bytes of response messages queued but not yet taken by HTTP/2 (slow-reader detection).
+    public var queuedBytes: Int {
+        connection?.session.queuedBytes(stream) ?? 0
+    }
+
+    /// Attaches the delegate of a streaming call; must run on the executor (handlers do it
+    /// from the streaming-handler factory, which runs there).
+    public func setDelegate(_ delegate: StreamingCallDelegate) {
+        precondition(executor.inExecutor)
+        self.delegate = delegate
+    }
+
+    func finishOnExecutor(_ status: GRPCStatus) {
+        guard !isFinished, let connection else { return }
+        isFinished = true
+        cancelDeadline?()
+        var trailers = [HeaderField("grpc-status", String(status.code.rawValue))]
+        if !status.message.isEmpty { trailers.append(HeaderField("grpc-message", status.encodedMessage)) }
+        if headersSent {
+            connection.session.finish(stream, trailers: trailers)
+        } else {
+            connection.session.sendHeadersOnly(stream, headers: GRPCConnection.responseHeaders + trailers)
+        }
+        connection.outputPending()
+    }
+
+    /// The stream went away before the server finished.
+    func cancelOnExecutor() {
+        guard !isFinished else { return }
+        isFinished = true
+        cancelDeadline?()
+        let delegate = self.delegate
+        self.delegate = nil
+        delegate?.cancelled()
+    }
+
+    public var isCancelledOrFinished: Bool { isFinished }
+
+    private func onExecutor(_ work: @escaping @Sendable (ServerCall) -> Void) {
+        if executor.inExecutor {
+            work(self)
+        } else {
+            executor.execute { [self] in work(self) }
+        }
+    }
+}

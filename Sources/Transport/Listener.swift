@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import GRPC
+import NIOCore
+import NIOPosix
+
+/// Accepts client connections on one address and serves gRPC and HTTP on each.
+public final class Listener: Sendable {
+    public let channel: Channel
+    private let connections: ConnectionRegistry
+
+    /// Binds `host:port` (port 0 picks a free port; see `localPort`).
+    public static func bind(host: String, port: Int, group: EventLoopGroup, configuration: GRPCServerConfiguration,
+                            router: Router, httpHandler: @escaping HTTPHandler) async throws -> Listener {
+        let connections = ConnectionRegistry()
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 << 10, high: 64 << 10))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(configuration: configuration, router: router, httpHandler: httpHandler,
+                                          connections: connections))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+        return Listener(channel: channel, connections: connections)
+    }
+
+    private init(channel: Channel, connections: ConnectionRegistry) {
+        self.channel = channel
+        self.connections = connections
+    }
+
+    public var localPort: Int? { channel.localAddress?.port }
+
+    /// Stops accepting, sends GOAWAY to HTTP/2 clients and closes idle HTTP/1 connections.
+    public func shutdown() async {
+        try? await channel.close()
+        connections.shutdownAll()
+    }
+
+    public var openConnections: Int { connections.count }
+}
+
+/// The current time as an HTTP date (RFC 9110 IMF-fixdate).
+func httpDate() -> String {
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    var buffer = [CChar](repeating: 0, count: 64)
+    let n = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
