@@ -12,14 +12,20 @@ public struct WriteBatch {
 
     /// Runs one store transaction. Its changes get main revision current+1 and sub revisions in
     /// order; if it changes nothing, the revision does not move.
-    public func transaction<T>(_ body: (inout StoreWriter) throws -> T) throws -> (result: T, changes: [Change]) {
+    public func transaction<T>(_ body: (inout StoreWriter) throws -> T) throws -> TransactionResult<T> {
         let begin = try store.metaInt(txn, .currentRevision)
         var writer = StoreWriter(store: store, txn: txn, beginRevision: begin)
         let result = try body(&writer)
         if !writer.changes.isEmpty {
             try store.setMetaInt(txn, .currentRevision, writer.revision)
         }
-        return (result, writer.changes)
+        return TransactionResult(result: result, changes: writer.changes)
+    }
+
+    public struct TransactionResult<T> {
+        public var result: T
+        /// The transaction's changes, in sub-revision order.
+        public var changes: [Change]
     }
 
     public func setApplied(index: UInt64, term: UInt64) throws {
@@ -99,6 +105,8 @@ public struct StoreWriter {
     }
 
     public func get(_ key: [UInt8]) throws -> KeyValue? { try reader.get(key) }
+
+    public func compactRevision() throws -> Int64 { try reader.compactRevision() }
 
     /// Stores `value` under `key`; returns the previous live value, if any.
     @discardableResult

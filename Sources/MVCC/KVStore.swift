@@ -82,7 +82,7 @@ public final class KVStore: @unchecked Sendable {
     }
 
     func metaInt(_ txn: some Transaction, _ key: MetaKey) throws -> Int64 {
-        try int64(bigEndian: txn.get(meta, key.bytes)) ?? 0
+        try int64(bigEndian: txn.get(meta, key.bytes)) ?? key.defaultValue
     }
 
     func setMetaInt(_ txn: WriteTransaction, _ key: MetaKey, _ value: Int64) throws {
@@ -108,7 +108,10 @@ public struct StoreReader<Txn: Transaction> {
     public let txn: Txn
 
     public func currentRevision() throws -> Int64 { try store.metaInt(txn, .currentRevision) }
+    /// The last accepted compaction; -1 for a store never compacted (so compacting at 0 works
+    /// once, as in etcd).
     public func compactRevision() throws -> Int64 { try store.metaInt(txn, .compactRevision) }
+    public func finishedCompactRevision() throws -> Int64 { try store.metaInt(txn, .finishedCompactRevision) }
     public func appliedIndex() throws -> UInt64 { UInt64(bitPattern: try store.metaInt(txn, .appliedIndex)) }
     public func appliedTerm() throws -> UInt64 { UInt64(bitPattern: try store.metaInt(txn, .appliedTerm)) }
 

@@ -40,4 +40,13 @@ public enum MetaKey: String, CaseIterable, Sendable {
     case appliedTerm = "applied_term"
 
     var bytes: [UInt8] { Array(rawValue.utf8) }
+
+    /// Value of a key that was never written.
+    var defaultValue: Int64 {
+        switch self {
+        case .compactRevision, .finishedCompactRevision: return -1
+        case .currentRevision: return 1
+        case .appliedIndex, .appliedTerm: return 0
+        }
+    }
 }

@@ -235,7 +235,7 @@ public final class WAL {
 
 public struct WALError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 
     static func errno(_ operation: String) -> WALError {
         WALError("\(operation): \(String(cString: strerror(Glibc.errno)))")

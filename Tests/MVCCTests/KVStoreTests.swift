@@ -89,13 +89,14 @@ import Testing
         let f = try StoreFixture()
         try f.put("x", "0")
         let (rev, changes) = try f.store.writeBatch { batch in
-            try batch.transaction { w -> Int64 in
+            let outcome = try batch.transaction { w -> Int64 in
                 try w.put(key: Array("a".utf8), value: Array("1".utf8), lease: 0)
                 try w.put(key: Array("b".utf8), value: Array("2".utf8), lease: 0)
                 #expect(try w.range(KeyRange(key: Array("a".utf8), rangeEnd: [0])).count == 3)
                 #expect(try w.deleteRange(.single(Array("x".utf8))).count == 1)
                 return w.revision
             }
+            return (outcome.result, outcome.changes)
         }
         #expect(rev == 3)
         #expect(changes.map(\.kind) == [.put, .put, .delete])

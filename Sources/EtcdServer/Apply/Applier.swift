@@ -1,0 +1,135 @@
+import EtcdProto
+import Foundation
+import MVCC
+import ProtoWire
+import WAL
+
+/// The response of an applied mutation; the API layer completes its header.
+public enum AppliedResponse: Sendable {
+    case put(PutResponse)
+    case deleteRange(DeleteRangeResponse)
+    case txn(TxnResponse)
+    case compaction(CompactionResponse)
+    /// Entries with no client waiting (e.g. a leader's empty entry).
+    case none
+}
+
+/// Applies committed log entries to the store, on the apply thread only.
+final class Applier: @unchecked Sendable {
+    let store: KVStore
+    let semantics: KVSemantics
+    let logger: Logger
+    /// Receives each batch's committed changes, after the LMDB commit (the watch hub).
+    var changeListener: (([Change]) -> Void)?
+
+    init(store: KVStore, leases: LeaseLookup, logger: Logger) {
+        self.store = store
+        self.semantics = KVSemantics(leases: leases)
+        self.logger = logger
+    }
+
+    func apply(_ entry: Entry, in batch: WriteBatch) throws -> (ApplyResult, [Change]) {
+        guard !entry.data.isEmpty else { return (.success(.none), []) }
+        let request: InternalRaftRequest
+        do {
+            request = try InternalRaftRequest(serializedBytes: entry.data)
+        } catch {
+            logger.warn("skipping a log entry that does not decode", ["index": entry.index, "error": "\(error)"])
+            return (.failure(.unmapped("etcdserver: unknown method")), [])
+        }
+        do {
+            if let put = request.put {
+                return try batch.transaction { writer -> ApplyResult in
+                    try semantics.checkPut(put, in: writer, leaseFirst: true)
+                    return .success(.put(try semantics.put(put, in: &writer)))
+                }.flatten()
+            }
+            if let delete = request.deleteRange {
+                return try batch.transaction { writer -> ApplyResult in
+                    .success(.deleteRange(try semantics.deleteRange(delete, in: &writer)))
+                }.flatten()
+            }
+            if let txn = request.txn {
+                return try batch.transaction { writer -> ApplyResult in
+                    let path = try semantics.path(of: txn, in: writer)
+                    try semantics.checkPath(txn, path: path, in: writer, isWrite: true)
+                    return .success(.txn(try semantics.execute(txn, path: path, in: &writer)))
+                }.flatten()
+            }
+            if let compaction = request.compaction {
+                try batch.compact(to: compaction.revision)
+                var response = CompactionResponse()
+                response.header = ResponseHeader(revision: try batch.reader.currentRevision())
+                return (.success(.compaction(response)), [])
+            }
+        } catch let error as EtcdError {
+            return (.failure(error), [])
+        } catch let error as MVCCError {
+            if case .corrupt = error { throw error }
+            return (.failure(etcdError(error)), [])
+        }
+        return (.success(.none), [])
+    }
+
+    func publish(_ changes: [Change]) {
+        guard !changes.isEmpty else { return }
+        changeListener?(changes)
+    }
+}
+
+private extension WriteBatch.TransactionResult where T == ApplyResult {
+    func flatten() -> (ApplyResult, [Change]) { (result, changes) }
+}
+
+/// Removes old revisions after a compaction, a bounded number of keys at a time, between
+/// apply batches; and completes requests that asked to wait for it (`physical`).
+final class Compactor: @unchecked Sendable {
+    private let store: KVStore
+    private let lock = NSLock()
+    private var waiters: [(revision: Int64, done: @Sendable () -> Void)] = []
+    private var progress: (revision: Int64, next: [UInt8])?
+    static let keysPerStep = 1000
+
+    init(store: KVStore) {
+        self.store = store
+    }
+
+    /// One step; returns true while more remains. Runs on the apply thread.
+    func step() -> Bool {
+        do {
+            let (pending, revision) = try store.read { r in
+                (try r.compactRevision() > (try r.finishedCompactRevision()), try r.compactRevision())
+            }
+            guard pending else {
+                notify(upTo: revision)
+                return false
+            }
+            if progress?.revision != revision { progress = (revision, []) }
+            let start = progress?.next ?? []
+            let next = try store.writeBatch { try $0.compactStep(from: start, keyLimit: Compactor.keysPerStep) }
+            if let next {
+                progress = (revision, next)
+                return true
+            }
+            progress = nil
+            notify(upTo: revision)
+            return false
+        } catch {
+            return false
+        }
+    }
+
+    /// Runs `done` once the compaction at `revision` has been physically applied.
+    func waitForPhysical(revision: Int64, _ done: @escaping @Sendable () -> Void) {
+        lock.withLock { waiters.append((revision, done)) }
+    }
+
+    private func notify(upTo revision: Int64) {
+        let ready = lock.withLock { () -> [@Sendable () -> Void] in
+            let ready = waiters.filter { $0.revision <= revision }.map(\.done)
+            waiters.removeAll { $0.revision <= revision }
+            return ready
+        }
+        for done in ready { done() }
+    }
+}
