@@ -238,6 +238,21 @@ public struct ProtoReader {
         message = value
     }
 
+    /// Reads a repeated int32 or enum field in either packed or unpacked form.
+    @inlinable
+    public mutating func readPackedInt32(
+        _ wireType: WireType, field: Int, into values: inout [Int32]
+    ) throws(ProtoDecodingError) {
+        switch wireType {
+        case .varint: values.append(Int32(truncatingIfNeeded: try readVarint()))
+        case .lengthDelimited:
+            try readNested { (nested: inout ProtoReader) throws(ProtoDecodingError) in
+                while !nested.isAtEnd { values.append(Int32(truncatingIfNeeded: try nested.readVarint())) }
+            }
+        default: throw .wrongWireType(field: field)
+        }
+    }
+
     /// Reads a repeated varint field in either packed or unpacked form.
     @inlinable
     public mutating func readPackedVarints(

@@ -109,6 +109,55 @@ public struct ProtoWriter {
         for message in messages { writeMessage(field, message) }
     }
 
+    // MARK: fields written even when they hold the default
+    // Members of a oneof and proto2 optional fields carry presence: once set they are written,
+    // whatever their value.
+
+    @inlinable
+    public mutating func writeUInt64Always(_ field: Int, _ value: UInt64) {
+        writeTag(field, .varint)
+        writeVarint(value)
+    }
+
+    @inlinable
+    public mutating func writeInt64Always(_ field: Int, _ value: Int64) {
+        writeUInt64Always(field, UInt64(bitPattern: value))
+    }
+
+    @inlinable
+    public mutating func writeInt32Always(_ field: Int, _ value: Int32) {
+        writeUInt64Always(field, UInt64(bitPattern: Int64(value)))
+    }
+
+    @inlinable
+    public mutating func writeBoolAlways(_ field: Int, _ value: Bool) {
+        writeTag(field, .varint)
+        bytes.append(value ? 1 : 0)
+    }
+
+    // MARK: repeated fields
+
+    /// Writes every element of a repeated string field, empty strings included.
+    @inlinable
+    public mutating func writeRepeatedString(_ field: Int, _ values: [String]) {
+        for value in values { writeStringAlways(field, value) }
+    }
+
+    /// Writes every element of a repeated bytes field, empty elements included.
+    @inlinable
+    public mutating func writeRepeatedBytes(_ field: Int, _ values: [[UInt8]]) {
+        for value in values { writeBytesAlways(field, value) }
+    }
+
+    /// Writes a packed repeated int32 or enum field; negative values take ten bytes each.
+    @inlinable
+    public mutating func writePackedInt32(_ field: Int, _ values: [Int32]) {
+        guard !values.isEmpty else { return }
+        writeTag(field, .lengthDelimited)
+        writeVarint(UInt64(ProtoSize.packedInt32Body(values)))
+        for value in values { writeVarint(UInt64(bitPattern: Int64(value))) }
+    }
+
     /// Writes a packed repeated varint field.
     @inlinable
     public mutating func writePackedVarints(_ field: Int, _ values: [UInt64]) {
@@ -190,6 +239,51 @@ public enum ProtoSize {
         var total = 0
         for message in messages { total += self.message(field, message) }
         return total
+    }
+
+    @inlinable
+    public static func uint64Always(_ field: Int, _ value: UInt64) -> Int { tag(field) + varint(value) }
+
+    @inlinable
+    public static func int64Always(_ field: Int, _ value: Int64) -> Int {
+        uint64Always(field, UInt64(bitPattern: value))
+    }
+
+    @inlinable
+    public static func int32Always(_ field: Int, _ value: Int32) -> Int {
+        uint64Always(field, UInt64(bitPattern: Int64(value)))
+    }
+
+    @inlinable
+    public static func boolAlways(_ field: Int) -> Int { tag(field) + 1 }
+
+    @inlinable
+    public static func repeatedString(_ field: Int, _ values: [String]) -> Int {
+        var total = 0
+        for value in values { total += stringAlways(field, value) }
+        return total
+    }
+
+    @inlinable
+    public static func repeatedBytes(_ field: Int, _ values: [[UInt8]]) -> Int {
+        var total = 0
+        for value in values { total += bytesAlways(field, value) }
+        return total
+    }
+
+    /// Body length of a packed int32 field: the sum of each element's varint size.
+    @inlinable
+    public static func packedInt32Body(_ values: [Int32]) -> Int {
+        var total = 0
+        for value in values { total += varint(UInt64(bitPattern: Int64(value))) }
+        return total
+    }
+
+    @inlinable
+    public static func packedInt32(_ field: Int, _ values: [Int32]) -> Int {
+        guard !values.isEmpty else { return 0 }
+        let body = packedInt32Body(values)
+        return tag(field) + varint(UInt64(body)) + body
     }
 
     @inlinable
