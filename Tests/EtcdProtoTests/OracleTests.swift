@@ -47,23 +47,23 @@ func checkAgainstOracle<M: Arbitrary>(_ type: M.Type, _ fullName: String, seed: 
         var g = Gen(seed: instanceSeed)
         let value = M.arbitrary(&g)
         let bytes = value.serializedBytes()
-        let where_ = "\(fullName), instance seed 0x\(String(instanceSeed, radix: 16))"
+        let context = "\(fullName), instance seed 0x\(String(instanceSeed, radix: 16))"
         if bytes.count != value.serializedSize {
-            return "\(where_): serializedSize \(value.serializedSize) but encoded \(bytes.count) bytes"
+            return "\(context): serializedSize \(value.serializedSize) but encoded \(bytes.count) bytes"
         }
         let repacked: [UInt8]
         switch oracleRepack(fullName, bytes) {
-        case .failure(let error): return "\(where_): protobuf-c rejected our bytes (status \(error.status)): \(bytes)"
+        case .failure(let error): return "\(context): protobuf-c rejected our bytes (status \(error.status)): \(bytes)"
         case .success(let output): repacked = output
         }
         if repacked != bytes {
-            return "\(where_): protobuf-c re-encoded differently\n  swift: \(bytes)\n  c:     \(repacked)"
+            return "\(context): protobuf-c re-encoded differently\n  swift: \(bytes)\n  c:     \(repacked)"
         }
         do {
             let decoded = try M(serializedBytes: repacked)
-            if decoded != value { return "\(where_): decoded value differs\n  \(value)\n  \(decoded)" }
+            if decoded != value { return "\(context): decoded value differs\n  \(value)\n  \(decoded)" }
         } catch {
-            return "\(where_): Swift failed to decode protobuf-c's bytes: \(error)"
+            return "\(context): Swift failed to decode protobuf-c's bytes: \(error)"
         }
     }
     return nil
