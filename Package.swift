@@ -48,6 +48,13 @@ let package = Package(
 
         // Tests mirror the modules.
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire"]),
+        // libprotobuf-c as an independent oracle for the Swift codecs (scripts/gen-proto-oracle.sh).
+        .target(
+            name: "CProtoOracle",
+            path: "Tests/CProtoOracle",
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
     ]

@@ -34,8 +34,7 @@ public struct ProtoWriter {
     @inlinable
     public mutating func writeUInt64(_ field: Int, _ value: UInt64) {
         guard value != 0 else { return }
-        writeTag(field, .varint)
-        writeVarint(value)
+        writeUInt64Always(field, value)
     }
 
     @inlinable
@@ -182,7 +181,7 @@ public enum ProtoSize {
 
     @inlinable
     public static func uint64(_ field: Int, _ value: UInt64) -> Int {
-        value == 0 ? 0 : tag(field) + varint(value)
+        value == 0 ? 0 : uint64Always(field, value)
     }
 
     @inlinable

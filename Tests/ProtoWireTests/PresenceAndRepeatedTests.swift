@@ -38,7 +38,8 @@ import Testing
         let values: [Int32] = [0, 1, -1, Int32.max, Int32.min]
         let bytes = written { $0.writePackedInt32(5, values) }
         #expect(bytes.count == ProtoSize.packedInt32(5, values))
-        #expect(Array(bytes.prefix(2)) == [0x2A, UInt8(1 + 1 + 10 + 5 + 10)])
+        let bodyLength: UInt8 = 1 + 1 + 10 + 5 + 10  // 0, 1, -1, Int32.max, Int32.min
+        #expect(Array(bytes.prefix(2)) == [0x2A, bodyLength])
         #expect(written { $0.writePackedInt32(5, []) } == [])
 
         func decode(_ bytes: [UInt8]) throws -> [Int32] {
