@@ -34,6 +34,9 @@
 #                     EXPECT_DEBUG=1 so every line the etcd/etcdctl
 #                     processes printed is included (prefixed by binary-pid)
 #   summary.txt       final summary line
+#   retried.txt       tests re-run because only TestMain's goroutine-leak
+#                     check failed (a harness race, see leak_only below);
+#                     first attempt kept as logs/<name>.attempt1.log
 #   bin/, .run/, tmp/ scratch (bin dir, working dir, TMPDIR for the tests)
 # The last line printed is:  conformance: <passed>/<total> passed ...
 #
@@ -261,18 +264,16 @@ log "network:           $([ ${#NETNS_WRAP[@]} -gt 0 ] && echo 'private netns per
 log "running ${#TESTS[@]} tests sequentially (timeout ${TIMEOUT_S}s each), results in $OUT_DIR"
 
 # ------------------------------------------------------------------- run
-n_pass=0; n_fail=0; n_skip=0; i=0; total=${#TESTS[@]}
-t_start=$(date +%s.%N)
-for name in "${TESTS[@]}"; do
-    i=$((i + 1))
+# run_one NAME LOGFILE: runs one test, sets $rc, $verdict (go's own
+# "--- PASS/FAIL/SKIP" line, or empty) and $busy.
+run_one() {
+    local name=$1 tlog=$2
     kill_strays
     rm -rf -- "${TEST_TMP:?}"/* "$RUN_DIR/tests/e2e"/* 2>/dev/null
-    tlog=$LOG_DIR/$name.log
-    t0=$(date +%s.%N)
-    # -test.timeout makes Go panic with goroutine dumps; timeout(1) is the
-    # backstop if the binary itself wedges.
     busy=
     [ ${#NETNS_WRAP[@]} -eq 0 ] && busy=$(busy_ports)
+    # -test.timeout makes Go panic with goroutine dumps; timeout(1) is the
+    # backstop if the binary itself wedges.
     ( cd "$RUN_DIR/tests/e2e" && exec env "${unset_args[@]}" TMPDIR="$TEST_TMP" EXPECT_DEBUG=1 \
         "${NETNS_WRAP[@]}" timeout -k 10 $((TIMEOUT_S + 60)) "$E2E_BIN" -test.v -test.count=1 \
             -test.run "^${name}\$" -test.timeout "${TIMEOUT_S}s" \
@@ -280,10 +281,37 @@ for name in "${TESTS[@]}"; do
     CHILD=$!
     wait "$CHILD"; rc=$?
     CHILD=
+    verdict=$(grep -aoE -- "--- (PASS|FAIL|SKIP): ${name} \\(" "$tlog" | head -n1 | sed -E 's/^--- ([A-Z]+):.*/\1/')
+}
+
+# The test binary's TestMain runs a goroutine-leak check after the test and
+# exits 1 if expect-reader goroutines are still alive. Some tests never
+# Close() their last etcdctl process (e.g. ctlV3User in TestCtlV3UserDelete),
+# so this trips at random even with the reference etcd (seen 1 in 210).
+# Such a run ("--- PASS" + exit 1 + leak report) is retried once; the retry
+# decides. Retried tests are listed in retried.txt.
+leak_only() {
+    [ "$verdict" = PASS ] && [ "$rc" -eq 1 ] &&
+        grep -aq 'Too many goroutines running after all test(s)' "$1"
+}
+
+n_pass=0; n_fail=0; n_skip=0; n_retry=0; i=0; total=${#TESTS[@]}
+: > "$OUT_DIR/retried.txt"
+t_start=$(date +%s.%N)
+for name in "${TESTS[@]}"; do
+    i=$((i + 1))
+    tlog=$LOG_DIR/$name.log
+    t0=$(date +%s.%N)
+    run_one "$name" "$tlog"
+    if leak_only "$tlog"; then
+        n_retry=$((n_retry + 1))
+        mv -f -- "$tlog" "$LOG_DIR/$name.attempt1.log"
+        echo "$name" >> "$OUT_DIR/retried.txt"
+        run_one "$name" "$tlog"
+    fi
     t1=$(date +%s.%N)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
 
-    verdict=$(grep -aoE -- "--- (PASS|FAIL|SKIP): ${name} \\(" "$tlog" | head -n1 | sed -E 's/^--- ([A-Z]+):.*/\1/')
     if [ "$verdict" = PASS ] && [ $rc -eq 0 ]; then status=PASS
     elif [ "$verdict" = SKIP ] && [ $rc -eq 0 ]; then status=SKIP
     else
@@ -293,6 +321,7 @@ for name in "${TESTS[@]}"; do
             echo "=== conformance.sh: exit code $rc, go verdict '${verdict:-none}'"
             [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "=== conformance.sh: killed by outer timeout"
             grep -aq 'panic: test timed out' "$tlog" && echo "=== conformance.sh: hit -test.timeout ${TIMEOUT_S}s"
+            leak_only "$tlog" && echo "=== conformance.sh: test body passed but TestMain's goroutine-leak check failed (twice)"
             [ -n "$busy" ] && echo "=== conformance.sh: suite ports busy (not ours) before the test: $busy"
         } >> "$tlog"
     fi
@@ -312,7 +341,9 @@ rm -rf -- "${TEST_TMP:?}"/* "$RUN_DIR/tests/e2e"/* 2>/dev/null
 t_end=$(date +%s.%N)
 elapsed=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN{printf "%d", b-a}')
 
-summary="conformance: $n_pass/$total passed ($n_fail failed, $n_skip skipped) in ${elapsed}s"
+summary="conformance: $n_pass/$total passed ($n_fail failed, $n_skip skipped"
+[ $n_retry -gt 0 ] && summary+=", $n_retry retried after leak check"
+summary+=") in ${elapsed}s"
 echo "$summary" > "$OUT_DIR/summary.txt"
 if [ $n_fail -gt 0 ]; then
     echo "failed tests (logs in $LOG_DIR):"

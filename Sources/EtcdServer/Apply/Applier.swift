@@ -19,23 +19,34 @@ final class Applier: @unchecked Sendable {
     let store: KVStore
     let semantics: KVSemantics
     let logger: Logger
+    let membership: MembershipStore
     /// Receives each batch's committed changes, after the LMDB commit (the watch hub).
     var changeListener: (([Change]) -> Void)?
 
-    init(store: KVStore, leases: LeaseLookup, logger: Logger) {
+    init(store: KVStore, membership: MembershipStore, leases: LeaseLookup, logger: Logger) {
         self.store = store
+        self.membership = membership
         self.semantics = KVSemantics(leases: leases)
         self.logger = logger
     }
 
     func apply(_ entry: Entry, in batch: WriteBatch) throws -> (ApplyResult, [Change]) {
         guard !entry.data.isEmpty else { return (.success(.none), []) }
+        if entry.kind == .configurationChange {
+            // A membership change: the entry holds the added member.
+            try membership.add(try Member(serializedBytes: entry.data), in: batch.txn)
+            return (.success(.none), [])
+        }
         let request: InternalRaftRequest
         do {
             request = try InternalRaftRequest(serializedBytes: entry.data)
         } catch {
             logger.warn("skipping a log entry that does not decode", ["index": entry.index, "error": "\(error)"])
             return (.failure(.unmapped("etcdserver: unknown method")), [])
+        }
+        if let v2 = request.v2 {
+            try applyClusterRequest(v2, in: batch)
+            return (.success(.none), [])
         }
         do {
             if let put = request.put {
@@ -69,6 +80,20 @@ final class Applier: @unchecked Sendable {
             return (.failure(etcdError(error)), [])
         }
         return (.success(.none), [])
+    }
+
+    /// The two v2-style requests etcd 3.4 sends through the log about the cluster itself: a
+    /// member publishing its name and client URLs, and the cluster version.
+    private func applyClusterRequest(_ request: V2Request, in batch: WriteBatch) throws {
+        guard request.method == "PUT", let path = request.path, let value = request.val else { return }
+        let parts = path.split(separator: "/")
+        if parts.count == 4, parts[0] == "0", parts[1] == "members", parts[3] == "attributes",
+           let id = UInt64(parts[2], radix: 16),
+           let attributes = try? JSONDecoder().decode(MemberAttributes.self, from: Data(value.utf8)) {
+            try membership.setAttributes(id: id, name: attributes.name, clientURLs: attributes.clientURLs, in: batch.txn)
+        } else if parts == ["0", "version"] {
+            try membership.setClusterVersion(value, in: batch.txn)
+        }
     }
 
     func publish(_ changes: [Change]) {

@@ -1,4 +1,5 @@
 import EtcdProto
+import LMDB
 import MVCC
 
 /// The store as one KV request sees it: a read view, or the write transaction of a request
@@ -16,7 +17,7 @@ protocol KVView {
 extension StoreWriter: KVView {}
 
 /// A read-only view for ranges and read-only txns.
-struct ReadView<Txn: LMDBTransaction>: KVView {
+struct ReadView<Txn: Transaction>: KVView {
     let reader: StoreReader<Txn>
     let currentRevision: Int64
 

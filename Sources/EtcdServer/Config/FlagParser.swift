@@ -172,30 +172,30 @@ enum GoDuration {
 
 /// URLs as etcd's flags take them: comma-separated, scheme http/https/unix/unixs, a host with
 /// a port, no path.
-enum URLList {
-    struct Invalid: Error, CustomStringConvertible {
-        var description: String
+public enum URLList {
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    struct Parsed: Sendable, Equatable, Hashable {
-        var scheme: String
-        var host: String
-        var port: Int
+    public struct Parsed: Sendable, Equatable, Hashable {
+        public var scheme: String
+        public var host: String
+        public var port: Int
         /// Canonical text, as Go's url.URL.String() writes it.
-        var text: String { "\(scheme)://\(hostPort)" }
-        var hostPort: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-        var isTLS: Bool { scheme == "https" || scheme == "unixs" }
+        public var text: String { "\(scheme)://\(hostPort)" }
+        public var hostPort: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        public var isTLS: Bool { scheme == "https" || scheme == "unixs" }
     }
 
-    static func parse(_ value: String) throws(Invalid) -> [Parsed] {
+    public static func parse(_ value: String) throws(Invalid) -> [Parsed] {
         var parsed: [Parsed] = []
         for part in value.split(separator: ",", omittingEmptySubsequences: false) {
-            parsed.append(try parseOne(part.trimming(" ")))
+            parsed.append(try parseOne(String(part).trimming(" ")))
         }
         return parsed
     }
 
-    static func parseOne(_ text: String) throws(Invalid) -> Parsed {
+    public static func parseOne(_ text: String) throws(Invalid) -> Parsed {
         guard let schemeEnd = text.range(of: "://") else {
             throw Invalid(description: "URL scheme must be http, https, unix, or unixs: \(text)")
         }
