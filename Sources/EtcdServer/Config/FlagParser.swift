@@ -24,6 +24,8 @@ struct FlagParser {
         case undefined(String)
         /// Go: `invalid value "v" for flag -name: reason`.
         case invalidValue(flag: String, value: String, reason: String)
+        /// Go: `invalid boolean value "v" for -name: parse error`.
+        case invalidBool(flag: String, value: String)
         /// Go: `flag needs an argument: -name`.
         case missingValue(String)
         /// Go: `bad flag syntax: ---x`.
@@ -34,6 +36,7 @@ struct FlagParser {
             switch self {
             case .undefined(let name): return "flag provided but not defined: -\(name)"
             case .invalidValue(let flag, let value, let reason): return "invalid value \"\(value)\" for flag -\(flag): \(reason)"
+        case .invalidBool(let flag, let value): return "invalid boolean value \"\(value)\" for -\(flag): parse error"
             case .missingValue(let name): return "flag needs an argument: -\(name)"
             case .badSyntax(let arg): return "bad flag syntax: \(arg)"
             case .help: return ""
@@ -82,9 +85,7 @@ struct FlagParser {
             guard let spec = specs[name] else { throw .undefined(name) }
             if spec.kind == .bool {
                 let raw = value ?? "true"
-                guard FlagParser.parseBool(raw) != nil else {
-                    throw .invalidValue(flag: name, value: raw, reason: "parse error")
-                }
+                guard FlagParser.parseBool(raw) != nil else { throw .invalidBool(flag: name, value: raw) }
                 result.set.append((name, raw))
                 continue
             }
@@ -106,9 +107,9 @@ struct FlagParser {
         switch spec.kind {
         case .string, .strings: ok = true
         case .bool: ok = FlagParser.parseBool(value) != nil
-        case .int, .int64: ok = Int64(value) != nil
-        case .uint, .uint64: ok = UInt64(value) != nil
-        case .uint32: ok = UInt32(value) != nil
+        case .int, .int64: ok = GoInteger.parse(value).map { $0 >= Int64.min && $0 <= Int64.max } ?? false
+        case .uint, .uint64: ok = GoInteger.parseUnsigned(value) != nil
+        case .uint32: ok = GoInteger.parseUnsigned(value).map { $0 <= UInt64(UInt32.max) } ?? false
         case .duration: ok = GoDuration.parse(value) != nil
         case .urls:
             do {
@@ -120,7 +121,7 @@ struct FlagParser {
             }
         case .choice(let values):
             ok = values.contains(value)
-            reason = "invalid value \(quoted(value)) for flag -\(spec.name): valid values are \(values.map(quoted).joined(separator: ", "))"
+            reason = "invalid value"
         }
         if !ok { throw .invalidValue(flag: spec.name, value: value, reason: reason) }
     }
@@ -134,9 +135,35 @@ struct FlagParser {
     }
 }
 
-private func quoted(_ s: String) -> String { "\"\(s)\"" }
+/// Go's strconv parsing with base 0: decimal, 0x hex, 0o or leading-0 octal, 0b binary, and
+/// underscores between digits.
+enum GoInteger {
+    static func parseUnsigned(_ text: String) -> UInt64? {
+        var s = Substring(text)
+        guard !s.isEmpty else { return nil }
+        var radix = 10
+        if s.hasPrefix("0x") || s.hasPrefix("0X") { radix = 16; s = s.dropFirst(2) }
+        else if s.hasPrefix("0b") || s.hasPrefix("0B") { radix = 2; s = s.dropFirst(2) }
+        else if s.hasPrefix("0o") || s.hasPrefix("0O") { radix = 8; s = s.dropFirst(2) }
+        else if s.count > 1 && s.hasPrefix("0") { radix = 8; s = s.dropFirst() }
+        let digits = radix == 10 ? s : Substring(s.replacingOccurrences(of: "_", with: ""))
+        return UInt64(digits, radix: radix)
+    }
+
+    static func parse(_ text: String) -> Int64? {
+        if text.hasPrefix("-") {
+            guard let magnitude = parseUnsigned(String(text.dropFirst())), magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        let plain = text.hasPrefix("+") ? String(text.dropFirst()) : text
+        guard let magnitude = parseUnsigned(plain), magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
+    }
+}
 
 /// Go's time.ParseDuration: a sequence of decimal numbers with units (ns us µs ms s m h).
+import Foundation
+
 enum GoDuration {
     static func parse(_ text: String) -> Double? {
         var s = Substring(text)

@@ -169,9 +169,17 @@ enum EtcdFlags {
                           "test.coverprofile", "test.outputdir"]
 }
 
+/// A message about the configuration for the log (environment variables used or unknown).
+public struct ConfigWarning: Sendable {
+    public var level: Logger.Level
+    public var text: String
+}
+
 public enum ConfigError: Error, Equatable, CustomStringConvertible {
     /// A Go flag-package error: printed with the usage text, exit code 2.
     case flagError(String)
+    /// A flag and its ETCD_ variable both set: exit code 1, logged as critical.
+    case environmentConflict(String)
     case help
     case version
     /// Any other configuration problem: printed, exit code 1.
@@ -179,7 +187,7 @@ public enum ConfigError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .flagError(let text), .invalid(let text): return text
+        case .flagError(let text), .invalid(let text), .environmentConflict(let text): return text
         case .help: return "help"
         case .version: return "version"
         }
@@ -190,10 +198,11 @@ extension ServerConfig {
     /// Builds the configuration from command-line arguments and the environment, as etcd does:
     /// flags win; an `ETCD_<FLAG>` variable fills a flag not given on the command line.
     public static func parse(arguments: [String], environment: [String: String],
-                             warn: (String) -> Void = { _ in }) throws(ConfigError) -> ServerConfig {
+                             warn: (ConfigWarning) -> Void = { _ in }) throws(ConfigError) -> ServerConfig {
         var definitions = EtcdFlags.all
         for name in EtcdFlags.ignored {
-            definitions.append(EtcdFlags.def(name, name == "v" || name == "vv" ? .bool : .string, "", .noEffect, ""))
+            // etcd's ignored flags behave as booleans.
+            definitions.append(EtcdFlags.def(name, .bool, "", .noEffect, ""))
         }
         let parser = FlagParser(definitions.map(\.spec))
         let result: FlagParser.Result
@@ -208,29 +217,37 @@ extension ServerConfig {
             throw .invalid("'\(first)' is not a valid flag")
         }
         var values: [String: String] = [:]
-        for (name, value) in result.set { values[name] = value }
+        for (name, value) in result.set {
+            if EtcdFlags.ignored.contains(name) {
+                warn(ConfigWarning(level: .warn, text: "flag \"-\(name)\" is no longer supported - ignoring."))
+                continue
+            }
+            values[name] = value
+        }
         if let version = values["version"], FlagParser.parseBool(version) == true { throw .version }
 
         // Environment variables fill flags not set on the command line.
         let commandLine = Set(values.keys)
-        for definition in definitions {
+        var used = Set<String>()
+        for definition in definitions.sorted(by: { $0.spec.name < $1.spec.name }) {
             let key = "ETCD_" + definition.spec.name.uppercased().replacingOccurrences(of: "-", with: "_")
-            guard let value = environment[key], !value.isEmpty else { continue }
+            guard let value = environment[key] else { continue }
             if commandLine.contains(definition.spec.name) {
-                throw .invalid("conflicting environment variable \"\(key)\" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)")
+                throw .environmentConflict("conflicting environment variable \"\(key)\" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)")
             }
+            guard !value.isEmpty else { continue }
+            used.insert(key)
             do {
                 try parser.validate(definition.spec, value)
             } catch {
                 throw .invalid("invalid value \"\(value)\" for \(key): \(error.message)")
             }
             values[definition.spec.name] = value
-            warn("recognized and used environment variable \(key)=\(value)")
+            warn(ConfigWarning(level: .info, text: "recognized and used environment variable \(key)=\(value)"))
         }
-        let known = Set(definitions.map { "ETCD_" + $0.spec.name.uppercased().replacingOccurrences(of: "-", with: "_") })
-        for key in environment.keys.sorted() where key.hasPrefix("ETCD_") && !known.contains(key) {
+        for key in environment.keys.sorted() where key.hasPrefix("ETCD_") && !used.contains(key) {
             if key != "ETCD_UNSUPPORTED_ARCH" {
-                warn("unrecognized environment variable \(key)=\(environment[key] ?? "")")
+                warn(ConfigWarning(level: .warn, text: "unrecognized environment variable \(key)=\(environment[key] ?? "")"))
             }
         }
 
@@ -252,7 +269,9 @@ extension ServerConfig {
             }
         }
         func number<T: FixedWidthInteger>(_ name: String, _ defaultValue: T) -> T {
-            values[name].flatMap { T($0) } ?? defaultValue
+            guard let text = values[name] else { return defaultValue }
+            if T.isSigned { return GoInteger.parse(text).flatMap { T(exactly: $0) } ?? defaultValue }
+            return GoInteger.parseUnsigned(text).flatMap { T(exactly: $0) } ?? defaultValue
         }
         config.name = values["name"] ?? "default"
         config.dataDir = values["data-dir"] ?? "\(config.name).etcd"
@@ -291,7 +310,13 @@ extension ServerConfig {
                 throw .invalid("--\(name) \(output) is not supported by this server yet (use stderr, stdout or default)")
             }
         }
-        if config.heartbeatIntervalMs == 0 || 5 * config.heartbeatIntervalMs > config.electionTimeoutMs {
+        if config.heartbeatIntervalMs == 0 {
+            throw .invalid("--heartbeat-interval must be >0 (set to 0ms)")
+        }
+        if config.electionTimeoutMs > 50000 {
+            throw .invalid("--election-timeout[\(config.electionTimeoutMs)ms] is too long, and should be set less than 50000ms")
+        }
+        if 5 * config.heartbeatIntervalMs > config.electionTimeoutMs {
             throw .invalid("--election-timeout[\(config.electionTimeoutMs)ms] should be at least as 5 times as --heartbeat-interval[\(config.heartbeatIntervalMs)ms]")
         }
         return config
