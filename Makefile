@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh Debian machine:
+#   make run    install what is missing, build, start one member with etcd's defaults
+#   make test   unit, integration, differential and crash tests
+SHELL := /bin/bash
+SWIFT ?= swift
+REFERENCE_DIR := .build/reference
+REFERENCE_ETCD := $(REFERENCE_DIR)/usr/bin/etcd
+SEEDS ?= 1000
+
+.PHONY: all deps build run test test-unit reference conformance bench simulate clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	$(SWIFT) build -c release --product etcd
+
+# One member with etcd's defaults: name "default", data dir default.etcd, client
+# http://localhost:2379, peer http://localhost:2380. Extra flags: make run ARGS="--logger=zap".
+run: build
+	.build/release/etcd $(ARGS)
+
+reference:
+	@scripts/install-deps.sh test
+	@scripts/fetch-reference-etcd.sh $(REFERENCE_DIR) >/dev/null
+
+# The integration tests start .build/debug/etcd (built with the tests) and drive it with the
+# stock etcdctl; the differential tests also start the reference etcd.
+test: reference
+	$(SWIFT) build --build-tests
+	ETCD_BINARY=$(CURDIR)/.build/debug/etcd REFERENCE_ETCD=$(CURDIR)/$(REFERENCE_ETCD) \
+		$(SWIFT) test --skip-build
+
+# etcd 3.4's own end-to-end suite against our server and the stock etcdctl (long; not in CI).
+conformance: build
+	scripts/conformance.sh $(CURDIR)/.build/release/etcd $(CURDIR)/conformance-results
+
+# Side-by-side throughput of the reference etcd and ours, reported as ratios.
+bench: build reference
+	@scripts/install-deps.sh go
+	scripts/bench.sh $(CURDIR)/.build/release/etcd $(CURDIR)/$(REFERENCE_ETCD)
+
+clean:
+	rm -rf .build conformance-results bench-results
