@@ -57,5 +57,8 @@ let package = Package(
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNghttp2"]),
+        // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).
+        .testTarget(name: "IntegrationTests", exclude: ["Scripts"]),
     ]
 )

@@ -51,7 +51,6 @@
 #   CONFORMANCE_KEEP_LOGS=1 keep logs of passing/skipped tests as well
 #   CONFORMANCE_EXAMPLE_CONFIG=<file>  provide etcd.conf.yml.sample for
 #                           TestEtcdExampleConfig (not shipped by Debian)
-#
 #   CONFORMANCE_NETNS=auto|1|0  run each test in a private network
 #                           namespace (default auto = if unshare works)
 #

@@ -36,9 +36,23 @@ if config.logFormat == .capnslog {
     FileHandle.standardError.write(Data("[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead\n".utf8))
 }
 
-signal(SIGTERM, SIG_IGN)
-signal(SIGINT, SIG_IGN)
+// SIGTERM and SIGINT: the handler only writes the signal number to a pipe (async-signal-safe);
+// a thread reads it and hands it to the shutdown code below.
+nonisolated(unsafe) var signalPipe: [Int32] = [-1, -1]
+guard pipe(&signalPipe) == 0 else { fatalError("pipe: \(errno)") }
 signal(SIGPIPE, SIG_IGN)
+for number in [SIGTERM, SIGINT] {
+    signal(number) { received in
+        var byte = UInt8(truncatingIfNeeded: received)
+        _ = write(signalPipe[1], &byte, 1)
+    }
+}
+let (signals, signalContinuation) = AsyncStream<Int32>.makeStream()
+let signalReader = Thread {
+    var byte: UInt8 = 0
+    while read(signalPipe[0], &byte, 1) == 1 { signalContinuation.yield(Int32(byte)) }
+}
+signalReader.start()
 
 let server: EtcdServer
 do {
@@ -46,22 +60,15 @@ do {
 } catch {
     logger.fatal("failed to start etcd server", ["error": "\(error)"], text: "\(error)", package: "etcdmain")
 }
-let signals = AsyncStream<Int32> { continuation in
-    for number in [SIGTERM, SIGINT] {
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler { continuation.yield(number) }
-        source.resume()
-        nonisolated(unsafe) let retained = source
-        continuation.onTermination = { _ in retained.cancel() }
-    }
-}
 for await number in signals {
     let name = number == SIGTERM ? "terminated" : "interrupt"
     logger.info("received signal; shutting down", ["signal": name],
                 text: "received \(name) signal, shutting down...", package: "pkg/osutil")
     await server.stop()
-    // etcd dies by the signal it received (a shell sees 128+signal).
+    // etcd dies by the signal it received (a shell sees 128+signal). The signal is sent to the
+    // process, not this thread: libdispatch's worker threads block signals.
     signal(number, SIG_DFL)
-    raise(number)
+    kill(getpid(), number)
+    exit(128 + number)
 }
 exit(0)

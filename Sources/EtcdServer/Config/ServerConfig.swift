@@ -45,6 +45,10 @@ enum FlagSupport: Sendable {
     case supported
     /// Tunes etcd internals that have no counterpart here; any value is accepted.
     case noEffect
+    /// Configures peer links. Peer traffic is not served yet and clusters have one member
+    /// (larger ones are refused at start-up), so nothing ever uses these settings; they are
+    /// accepted so that single-member configurations written for etcd start unchanged.
+    case peerOnly
     /// Not implemented yet: setting it to anything but the default is refused at start-up.
     case unsupported
 }
@@ -114,16 +118,16 @@ enum EtcdFlags {
         def("client-cert-allowed-hostname", .string, "", .unsupported, "Allowed TLS hostname for client cert authentication."),
         def("trusted-ca-file", .string, "", .unsupported, "Path to the client server TLS trusted CA cert file."),
         def("auto-tls", .bool, "false", .unsupported, "Client TLS using generated certificates."),
-        def("peer-cert-file", .string, "", .unsupported, "Path to the peer server TLS cert file."),
-        def("peer-key-file", .string, "", .unsupported, "Path to the peer server TLS key file."),
-        def("peer-client-cert-auth", .bool, "false", .unsupported, "Enable peer client cert authentication."),
-        def("peer-trusted-ca-file", .string, "", .unsupported, "Path to the peer server TLS trusted CA file."),
-        def("peer-auto-tls", .bool, "false", .unsupported, "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided."),
-        def("peer-crl-file", .string, "", .unsupported, "Path to the peer certificate revocation list file."),
-        def("peer-cert-allowed-cn", .string, "", .unsupported, "Allowed CommonName for inter peer authentication."),
-        def("peer-cert-allowed-hostname", .string, "", .unsupported, "Allowed TLS hostname for inter peer authentication."),
+        def("peer-cert-file", .string, "", .peerOnly, "Path to the peer server TLS cert file."),
+        def("peer-key-file", .string, "", .peerOnly, "Path to the peer server TLS key file."),
+        def("peer-client-cert-auth", .bool, "false", .peerOnly, "Enable peer client cert authentication."),
+        def("peer-trusted-ca-file", .string, "", .peerOnly, "Path to the peer server TLS trusted CA file."),
+        def("peer-auto-tls", .bool, "false", .peerOnly, "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided."),
+        def("peer-crl-file", .string, "", .peerOnly, "Path to the peer certificate revocation list file."),
+        def("peer-cert-allowed-cn", .string, "", .peerOnly, "Allowed CommonName for inter peer authentication."),
+        def("peer-cert-allowed-hostname", .string, "", .peerOnly, "Allowed TLS hostname for inter peer authentication."),
         def("cipher-suites", .strings, "", .unsupported, "Comma-separated list of supported TLS cipher suites between client/server and peers."),
-        def("experimental-peer-skip-client-san-verification", .bool, "false", .unsupported, "Skip verification of SAN field in client certificate for peer connections."),
+        def("experimental-peer-skip-client-san-verification", .bool, "false", .peerOnly, "Skip verification of SAN field in client certificate for peer connections."),
         def("cors", .strings, "*", .noEffect, "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing."),
         def("host-whitelist", .strings, "*", .noEffect, "Acceptable hostnames from HTTP client requests, if server is not secure."),
         // auth
@@ -144,8 +148,8 @@ enum EtcdFlags {
         // v2 proxy and gateway
         def("enable-grpc-gateway", .bool, "true", .supported, "Enable GRPC gateway."),
         // experimental
-        def("experimental-initial-corrupt-check", .bool, "false", .unsupported, "Enable to check data corruption before serving any client/peer traffic."),
-        def("experimental-corrupt-check-time", .duration, "0s", .unsupported, "Duration of time between cluster corruption check passes."),
+        def("experimental-initial-corrupt-check", .bool, "false", .peerOnly, "Enable to check data corruption before serving any client/peer traffic."),
+        def("experimental-corrupt-check-time", .duration, "0s", .peerOnly, "Duration of time between cluster corruption check passes."),
         def("experimental-enable-v2v3", .string, "", .unsupported, "v3 prefix for serving emulated v2 state."),
         def("experimental-backend-bbolt-freelist-type", .string, "map", .noEffect, "The freelist type that boltdb backend uses."),
         def("experimental-enable-lease-checkpoint", .bool, "false", .unsupported, "Enable to persist lease remaining TTL."),

@@ -1,0 +1,210 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Paths of the binaries under test, from the environment `make test` sets.
+enum Binaries {
+    static var etcd: String {
+        if let path = ProcessInfo.processInfo.environment["ETCD_BINARY"] { return path }
+        // Running `swift test` directly: the debug build next to the test bundle.
+        let candidates = [".build/debug/etcd", "../../.build/debug/etcd"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? ".build/debug/etcd"
+    }
+
+    static var referenceEtcd: String? {
+        let candidates = [ProcessInfo.processInfo.environment["REFERENCE_ETCD"], ".build/reference/usr/bin/etcd", "/usr/bin/etcd"]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static let etcdctl = "/usr/bin/etcdctl"
+    static let python = "/usr/bin/python3"
+}
+
+/// Free TCP ports from the kernel (bind to port 0, read it back, release).
+enum Ports {
+    static func free(_ count: Int) -> [Int] {
+        var ports: [Int] = []
+        var sockets: [Int32] = []
+        while ports.count < count {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                    _ = bind(fd, pointer, length)
+                    _ = getsockname(fd, pointer, &length)
+                }
+            }
+            let port = Int(UInt16(bigEndian: address.sin_port))
+            sockets.append(fd)
+            if port > 0 && port < 65000 && !ports.contains(port) && !ports.contains(port + 1) { ports.append(port) }
+        }
+        for fd in sockets { close(fd) }
+        return ports
+    }
+}
+
+func temporaryDirectory(_ label: String) -> String {
+    var template = Array("/tmp/etcd-it-\(label)-XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed") }
+    return String(cString: made)
+}
+
+/// A server process (ours or the reference) on loopback, with its stderr captured to a file.
+final class ServerProcess: @unchecked Sendable {
+    let binary: String
+    let dataDir: String
+    let clientPort: Int
+    let peerPort: Int
+    let name: String
+    let extraArguments: [String]
+    /// Peer URL advertised (and so hashed into the member ID); fixed when two servers must
+    /// report the same IDs.
+    let advertisedPeerURL: String
+    private(set) var process: Process?
+    let logPath: String
+
+    init(binary: String = Binaries.etcd, name: String = "default", dataDir: String? = nil,
+         advertisedPeerURL: String? = nil, extraArguments: [String] = []) {
+        let ports = Ports.free(1)
+        self.binary = binary
+        self.name = name
+        self.clientPort = ports[0]
+        self.peerPort = ports[0] + 1
+        self.dataDir = dataDir ?? temporaryDirectory("data") + "/\(name).etcd"
+        self.advertisedPeerURL = advertisedPeerURL ?? "http://127.0.0.1:\(ports[0] + 1)"
+        self.extraArguments = extraArguments
+        self.logPath = temporaryDirectory("log") + "/server.log"
+    }
+
+    var endpoint: String { "127.0.0.1:\(clientPort)" }
+    var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+
+    var arguments: [String] {
+        ["--name", name, "--data-dir", dataDir,
+         "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
+         "--listen-peer-urls", "http://127.0.0.1:\(peerPort)", "--initial-advertise-peer-urls", advertisedPeerURL,
+         "--initial-cluster", "\(name)=\(advertisedPeerURL)", "--logger=zap"] + extraArguments
+    }
+
+    /// Starts the server and waits until it logs that it serves clients.
+    func start(timeout: TimeInterval = 20) throws {
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        // Look for the ready lines only in what this start writes.
+        let offset = Int(log.seekToEndOfFile())
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let text = String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").utf8.dropFirst(offset)) ?? ""
+            if text.contains("enabled capabilities for version") && text.contains("published") {
+                return
+            }
+            if !process.isRunning { throw ServerError.exited(log: text) }
+            usleep(20_000)
+        }
+        throw ServerError.timeout(log: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
+
+    /// SIGTERM, then waits; returns the termination status as a shell reports it.
+    @discardableResult
+    func stop() -> Int32 {
+        guard let process, process.isRunning else { return 0 }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            // A server that ignores SIGTERM fails the test that checks the status, not the run.
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        self.process = nil
+        return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+
+    /// SIGKILL: the process gets no chance to flush anything.
+    func kill9() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    enum ServerError: Error, CustomStringConvertible {
+        case exited(log: String)
+        case timeout(log: String)
+        var description: String {
+            switch self {
+            case .exited(let log): return "server exited during start-up:\n\(log)"
+            case .timeout(let log): return "server did not become ready:\n\(log)"
+            }
+        }
+    }
+}
+
+struct CommandResult: Equatable, CustomStringConvertible {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+
+    var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+}
+
+/// Runs a program to completion, feeding `stdin`.
+func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
+         environment: [String: String]? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe(), input = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try? input.fileHandleForWriting.close()
+    // Read both pipes concurrently so neither fills up.
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    return CommandResult(status: status, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// The stock etcdctl (v3 API) against one endpoint.
+func etcdctl(_ server: ServerProcess, _ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+    var environment = ProcessInfo.processInfo.environment
+    environment["ETCDCTL_API"] = "3"
+    return try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)", "--command-timeout=10s"] + arguments,
+                   stdin: stdin, environment: environment)
+}
+
+func etcdctl(_ server: ServerProcess, _ arguments: String...) throws -> CommandResult {
+    try etcdctl(server, arguments)
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench.sh OURS_ETCD REFERENCE_ETCD - the same workloads against the reference etcd and ours,
+# one server at a time on this machine, in one run; prints each figure and ours/reference.
+#
+# Workloads (the Go client, as etcd's benchmark tool and the Kubernetes apiserver use it):
+#   put-1       one client, one connection, sequential puts (latency bound)
+#   put-100     100 clients over 10 connections (throughput bound)
+# Each workload runs ROUNDS times per server, alternating servers; the median is reported.
+set -euo pipefail
+ours=${1:?ours}; reference=${2:?reference}
+ROUNDS=${ROUNDS:-3}
+PUT1_TOTAL=${PUT1_TOTAL:-10000}
+PUT100_TOTAL=${PUT100_TOTAL:-100000}
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=${BENCH_DIR:-$here/bench-results}
+mkdir -p "$work/gopath/src"
+ln -sfn "$here/bench/putload" "$work/gopath/src/putload"
+tool=$work/putload
+if [ ! -x "$tool" ] || [ "$here/bench/putload/main.go" -nt "$tool" ]; then
+  (cd "$work/gopath/src/putload" && GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOCACHE="$work/gocache" \
+     GOFLAGS= go build -o "$tool" .)
+fi
+
+port=$(( 30000 + RANDOM % 20000 ))
+start_server() { # binary dir
+  rm -rf "$2"; mkdir -p "$2"
+  "$1" --data-dir "$2/data" --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))" \
+    --initial-cluster "default=http://127.0.0.1:$((port+1))" >"$2/log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server $1 did not start" >&2; cat "$2/log" >&2; exit 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+trap stop_server EXIT
+
+measure() { # binary workload -> requests per second (and latency JSON in $work)
+  local binary=$1 workload=$2 out
+  start_server "$binary" "$work/server"
+  case $workload in
+    put-1)   out=$("$tool" -endpoint "127.0.0.1:$port" -clients 1 -conns 1 -total "$PUT1_TOTAL") ;;
+    put-100) out=$("$tool" -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
+  esac
+  stop_server
+  echo "$out" >>"$work/raw.jsonl"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.1f %.3f %.3f" % (d["requests_per_second"], d["p50_ms"], d["p99_ms"]))' "$out"
+}
+
+median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
+
+: >"$work/raw.jsonl"
+printf '%-8s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
+for workload in put-1 put-100; do
+  ref_runs=(); our_runs=(); ref_lat=""; our_lat=""
+  for _ in $(seq "$ROUNDS"); do
+    r=$(measure "$reference" $workload); ref_runs+=("${r%% *}"); ref_lat="${r#* }"
+    o=$(measure "$ours" $workload); our_runs+=("${o%% *}"); our_lat="${o#* }"
+  done
+  ref=$(printf '%s\n' "${ref_runs[@]}" | median)
+  our=$(printf '%s\n' "${our_runs[@]}" | median)
+  ratio=$(python3 -c "print('%.2f' % ($our / $ref))")
+  printf '%-8s %10s/s %10s/s %7sx   %s | %s\n' $workload "$ref" "$our" "$ratio" "$ref_lat" "$our_lat"
+done
