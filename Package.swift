@@ -46,6 +46,12 @@ let package = Package(
         ]),
         .executableTarget(name: "etcd", dependencies: ["EtcdServer"]),
 
+        // Consensus: a pure Raft state machine (no I/O, no clocks, no system randomness), the
+        // deterministic simulator that runs it under faults, and the simulator's command line.
+        .target(name: "Raft"),
+        .target(name: "RaftSimulation", dependencies: ["Raft"]),
+        .executableTarget(name: "raft-simulator", dependencies: ["RaftSimulation", "Raft"]),
+
         // Tests mirror the modules.
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire"]),
         // libprotobuf-c as an independent oracle for the Swift codecs (scripts/gen-proto-oracle.sh).
@@ -57,5 +63,10 @@ let package = Package(
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(
+            name: "RaftTests",
+            dependencies: ["Raft", "RaftSimulation"],
+            exclude: ["testdata"]
+        ),
     ]
 )
