@@ -162,6 +162,27 @@ public final class RaftNode {
     // MARK: Observation
 
     public var status: RaftStatus { RaftStatus(raft) }
+
+    /// Cheap accessors for loops and checkers that run after every event.
+    public var role: RaftRole { raft.role }
+    public var term: UInt64 { raft.term }
+    public var leader: NodeID { raft.leader }
+    public var commitIndex: UInt64 { raft.log.committed }
+    public var appliedIndex: UInt64 { raft.log.applied }
+    public var lastIndex: UInt64 { raft.log.lastIndex }
+    public var firstIndex: UInt64 { raft.log.firstIndex }
+    public var membership: ConfState { raft.tracker.confState }
+
+    /// The term of the entry at `index` in this member's log (stable or not), or nil if it was
+    /// compacted away or lies beyond the end.
+    public func term(at index: UInt64) -> UInt64? {
+        try? raft.log.term(at: index)
+    }
+
+    /// The entries in `lo..<hi` of this member's log (stable or not).
+    public func entries(from lo: UInt64, to hi: UInt64) throws(StorageError) -> [Entry] {
+        try raft.log.slice(lo, hi, maxSize: .max)
+    }
 }
 
 /// A read-only view of a member, for monitoring and for the server's decisions (who leads,

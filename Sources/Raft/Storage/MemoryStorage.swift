@@ -8,8 +8,10 @@ public final class MemoryStorage: LogStorage {
     /// snapshot's. Real entries follow it contiguously.
     private var log: [Entry]
 
-    /// An empty log. `confState` is the membership of a new cluster (or empty for a member
-    /// that joins an existing one and learns the membership from its leader).
+    /// An empty log: a member joining an existing group (which learns the membership from its
+    /// leader), or, with a non-empty `confState`, a quick setup for tests of a group whose
+    /// membership never changes. A real group's founders use `bootstrapped(voters:)`, which
+    /// writes the membership into the log where later members can find it.
     public init(confState: ConfState = ConfState()) {
         hardState = HardState()
         snapshotValue = Snapshot(metadata: SnapshotMetadata(confState: confState))

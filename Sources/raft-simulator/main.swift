@@ -1,0 +1,143 @@
+// raft-simulator: runs the deterministic Raft simulation over a range of seeds.
+//
+//   raft-simulator --seeds N [--start S] [--members 3|5|both] [--fault-ticks T] [--verbose]
+//   raft-simulator --seed X [--members 3|5|both] [--verbose]      (reproduce one seed)
+//
+// Each seed fully determines a run (configuration, faults, workload). With --members both, every
+// seed runs twice: once with 3 members and once with 5. A failing run prints its seed and the
+// command that replays it; the exit status is non-zero if any run failed.
+
+import RaftSimulation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Arguments {
+    var firstSeed: UInt64 = 1
+    var seedCount: UInt64 = 100
+    var memberCounts: [Int] = [3, 5]
+    var faultTicks = 1200
+    var verbose = false
+    var singleSeed = false
+}
+
+func usage() -> Never {
+    print("""
+        usage: raft-simulator --seeds N [--start S] [--members 3|5|both] [--fault-ticks T] [--verbose]
+               raft-simulator --seed X [--members 3|5|both] [--fault-ticks T] [--verbose]
+        """)
+    exit(2)
+}
+
+func parseArguments() -> Arguments {
+    var arguments = Arguments()
+    var iterator = CommandLine.arguments.dropFirst().makeIterator()
+    func value(_ flag: String) -> String {
+        guard let value = iterator.next() else {
+            print("\(flag) needs a value")
+            usage()
+        }
+        return value
+    }
+    while let flag = iterator.next() {
+        switch flag {
+        case "--seeds":
+            guard let count = UInt64(value(flag)) else { usage() }
+            arguments.seedCount = count
+        case "--start":
+            guard let start = UInt64(value(flag)) else { usage() }
+            arguments.firstSeed = start
+        case "--seed":
+            guard let seed = UInt64(value(flag)) else { usage() }
+            arguments.firstSeed = seed
+            arguments.seedCount = 1
+            arguments.singleSeed = true
+        case "--members":
+            switch value(flag) {
+            case "3": arguments.memberCounts = [3]
+            case "5": arguments.memberCounts = [5]
+            case "both": arguments.memberCounts = [3, 5]
+            default: usage()
+            }
+        case "--fault-ticks":
+            guard let ticks = Int(value(flag)), ticks > 0 else { usage() }
+            arguments.faultTicks = ticks
+        case "--verbose", "-v":
+            arguments.verbose = true
+        case "--help", "-h":
+            usage()
+        default:
+            print("unknown argument \(flag)")
+            usage()
+        }
+    }
+    return arguments
+}
+
+func membersFlag(_ count: Int) -> String { String(count) }
+
+let arguments = parseArguments()
+let clock = ContinuousClock()
+let started = clock.now
+var runs = 0
+var failures: [(seed: UInt64, members: Int, message: String)] = []
+var totalTicks = 0
+var worstRecovery = 0
+var checkedOperations = 0
+
+let lastSeed = arguments.firstSeed &+ arguments.seedCount &- 1
+print("raft-simulator: seeds \(arguments.firstSeed)...\(lastSeed), members \(arguments.memberCounts.map(String.init).joined(separator: " and ")), \(arguments.faultTicks) fault ticks per run")
+
+var seed = arguments.firstSeed
+for _ in 0..<arguments.seedCount {
+    for memberCount in arguments.memberCounts {
+        let options = SimulationOptions.swarm(seed: seed, memberCount: memberCount, faultTicks: arguments.faultTicks)
+        let outcome = runSimulation(options)
+        runs += 1
+        totalTicks += outcome.stats.simulatedTicks
+        worstRecovery = max(worstRecovery, outcome.stats.recoveryTicks)
+        checkedOperations += outcome.stats.operationsCompleted
+        if arguments.verbose {
+            let s = outcome.stats
+            print("seed \(seed) members \(memberCount): \(outcome.passed ? "ok" : "FAILED")  [\(options)]")
+            print("  ticks=\(s.simulatedTicks) events=\(s.events) sent=\(s.messagesSent) dropped=\(s.messagesDropped) leaders=\(s.leadersElected) crashes=\(s.crashes) torn=\(s.tornWrites) partitions=\(s.partitions) snapshotsSent=\(s.snapshotsSent) confChangesApplied=\(s.membershipChangesApplied) commit=\(s.highestCommitIndex) ops=\(s.operationsCompleted) (reads \(s.readsCompleted)) unknown=\(s.operationsUnknown) recoveryTicks=\(s.recoveryTicks)")
+        }
+        if let failure = outcome.failure {
+            failures.append((seed, memberCount, failure))
+            print("FAILED seed \(seed) with \(memberCount) members: \(failure)")
+            if arguments.verbose || arguments.singleSeed {
+                print("  options: \(options)")
+                print("  last events:")
+                for line in outcome.trace.suffix(80) { print("    \(line)") }
+            }
+            print("  reproduce: raft-simulator --seed \(seed) --members \(membersFlag(memberCount)) --fault-ticks \(arguments.faultTicks) --verbose")
+        }
+        if !arguments.verbose && runs % 500 == 0 {
+            let elapsed = clock.now - started
+            print("  \(runs) runs, \(failures.count) failures, \(elapsed)")
+        }
+    }
+    seed &+= 1
+}
+
+let elapsed = clock.now - started
+let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+let rate = seconds > 0 ? Double(runs) / seconds : 0
+print("summary: runs=\(runs) seeds=\(arguments.seedCount) failures=\(failures.count) time=\(String(format: seconds, digits: 1))s rate=\(String(format: rate, digits: 1)) runs/s simulatedTicks=\(totalTicks) worstRecoveryTicks=\(worstRecovery) completedOperations=\(checkedOperations)")
+if !failures.isEmpty {
+    print("failing seeds:")
+    for failure in failures {
+        print("  raft-simulator --seed \(failure.seed) --members \(failure.members) --fault-ticks \(arguments.faultTicks) --verbose")
+    }
+    exit(1)
+}
+
+func String(format value: Double, digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    return "\(rounded)"
+}
