@@ -12,9 +12,10 @@ public struct RaftConfig: Sendable {
     /// Ticks between a leader's heartbeats.
     public var heartbeatIntervalTicks: Int
 
-    /// The last index the application had applied before this start. Entries up to it are not
-    /// handed out again. Leave at 0 to have every committed entry after the storage snapshot
-    /// replayed, which is what a state machine kept only in memory needs.
+    /// The last index the application had applied before this start (at least the storage
+    /// snapshot's index is assumed). Entries up to it are not handed out again. Leave at 0 to
+    /// have every committed entry after the storage snapshot replayed, which is what a state
+    /// machine rebuilt from the snapshot needs.
     public var appliedIndex: UInt64
 
     /// Upper bound on the encoded size of the entries in one append message (at least one entry

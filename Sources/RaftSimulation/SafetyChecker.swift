@@ -14,6 +14,9 @@ final class SafetyChecker {
     private struct CommittedEntry {
         var term: UInt64
         var fingerprint: UInt64
+        /// The term of the first member seen to persist a commit index covering the entry: at
+        /// least the term in which the entry was committed.
+        var committedBy: UInt64 = 0
     }
 
     /// Election safety (§5.2): at most one leader per term.
@@ -127,7 +130,7 @@ final class SafetyChecker {
                     return
                 }
                 for entry in stored {
-                    registerCommitted(entry, by: id)
+                    registerCommitted(entry, by: id, inTerm: hardState.term)
                 }
             }
         }
@@ -135,7 +138,8 @@ final class SafetyChecker {
 
     /// A member restarted from storage (its durable state is what it had).
     func onRestart(_ id: NodeID, storage: MemoryStorage) {
-        nextToApply[id] = storage.firstIndex()
+        // The application restarts from the storage snapshot and replays what follows it.
+        nextToApply[id] = storage.initialState().snapshot.index + 1
         leaderTail[id] = nil
         currentLeaders[id] = nil
     }
@@ -176,8 +180,8 @@ final class SafetyChecker {
 
     // MARK: Internals
 
-    private func registerCommitted(_ entry: Entry, by id: NodeID) {
-        let facts = CommittedEntry(term: entry.term, fingerprint: fingerprint(entry))
+    private func registerCommitted(_ entry: Entry, by id: NodeID, inTerm commitTerm: UInt64) {
+        let facts = CommittedEntry(term: entry.term, fingerprint: fingerprint(entry), committedBy: commitTerm)
         grow(&committed, to: entry.index)
         if let known = committed[Int(entry.index)] {
             if known.term != facts.term || known.fingerprint != facts.fingerprint {
@@ -186,10 +190,12 @@ final class SafetyChecker {
             return
         }
         committed[Int(entry.index)] = facts
-        // Leader completeness (§5.4): every leader of a later term already has it.
+        // Leader completeness (§5.4): every leader of a term after the one in which the entry
+        // was committed already has it. (A leader of an earlier term need not: it may be stale,
+        // or its election may complete late on delayed votes.)
         for leaderID in currentLeaders.keys.sorted() {
             let leader = currentLeaders[leaderID]!
-            guard leader.role == .leader, leader.term > entry.term else { continue }
+            guard leader.role == .leader, leader.term > commitTerm else { continue }
             checkHas(leader, index: entry.index, term: entry.term, context: "when \(entry.index) committed")
         }
     }
@@ -203,7 +209,7 @@ final class SafetyChecker {
         let first = max(leader.firstIndex, 1)
         guard first < UInt64(committed.count) else { return }
         for index in first..<UInt64(committed.count) {
-            guard let entry = committed[Int(index)] else { continue }
+            guard let entry = committed[Int(index)], entry.committedBy < leader.term else { continue }
             checkHas(leader, index: index, term: entry.term, context: context)
             if violation != nil { return }
         }

@@ -59,17 +59,16 @@ struct Raft {
         tracker = ProgressTracker(maxInflight: config.maxInflightMessages)
         readOnly = ReadOnlyQueue(option: config.readOnlyOption)
 
-        let (hardState, confState) = storage.initialState()
-        tracker.reset(to: confState, lastIndex: log.lastIndex)
+        let (hardState, snapshot) = storage.initialState()
+        tracker.reset(to: snapshot.confState, lastIndex: log.lastIndex)
         isLearner = tracker.isLearner(id)
-        if !hardState.isEmpty {
-            log.loadCommit(hardState.commit)
-            term = hardState.term
-            vote = hardState.vote
-        }
-        if config.appliedIndex > log.applied {
-            log.appliedTo(config.appliedIndex)
-        }
+        term = hardState.term
+        vote = hardState.vote
+        // The snapshot is applied state, hence committed, even if a crash kept the hard state
+        // that went with it from reaching the disk.
+        log.loadCommit(max(hardState.commit, snapshot.index))
+        // Nothing up to the snapshot is handed out again: its membership is already in place.
+        log.appliedTo(max(config.appliedIndex, snapshot.index, log.applied))
         becomeFollower(term: term, leader: noNode)
     }
 

@@ -185,10 +185,11 @@ struct RaftLog {
         applied = index
     }
 
-    /// Restores a commit index loaded from the hard state at startup.
+    /// Restores a commit index loaded from the hard state at startup. A commit index below the
+    /// first index (everything there is in the snapshot) leaves the commit at the snapshot.
     mutating func loadCommit(_ index: UInt64) {
-        precondition(index >= committed && index <= lastIndex, "persisted commit \(index) outside [\(committed), \(lastIndex)]")
-        committed = index
+        precondition(index <= lastIndex, "persisted commit \(index) is beyond the last index \(lastIndex): was the log lost?")
+        committed = max(committed, index)
     }
 
     mutating func stabilize(through index: UInt64, term: UInt64) {

@@ -10,9 +10,11 @@
 /// Storage that fails to read (I/O error, corruption) must stop the process: the core cannot
 /// continue from a partial view of its own log. Only the `StorageError` answers are expected.
 public protocol LogStorage: AnyObject {
-    /// The persisted hard state, and the membership as of the storage snapshot. For a new
-    /// cluster, the membership carries the initial voters (with an empty snapshot).
-    func initialState() -> (hardState: HardState, confState: ConfState)
+    /// The persisted hard state, and the metadata of the storage's snapshot (index 0 if none):
+    /// the membership it records is the membership as of its index. The core applies nothing
+    /// at or before that index again; the application restores its state from the snapshot.
+    /// Entries before the snapshot may still be stored (for lagging followers).
+    func initialState() -> (hardState: HardState, snapshot: SnapshotMetadata)
 
     /// Entries in `lo..<hi`, trimmed to `maxSize` encoded bytes (but at least one entry).
     /// Throws `.compacted` if `lo < firstIndex()`; `hi` never exceeds `lastIndex() + 1`.

@@ -20,8 +20,8 @@ public final class MemoryStorage: LogStorage {
 
     // MARK: LogStorage
 
-    public func initialState() -> (hardState: HardState, confState: ConfState) {
-        (hardState, snapshotValue.metadata.confState)
+    public func initialState() -> (hardState: HardState, snapshot: SnapshotMetadata) {
+        (hardState, snapshotValue.metadata)
     }
 
     public func entries(from lo: UInt64, to hi: UInt64, maxSize: UInt64) throws(StorageError) -> [Entry] {
