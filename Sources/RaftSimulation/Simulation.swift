@@ -331,8 +331,12 @@ final class Simulation {
         let role = node.role
         let term = node.term
         let ready = node.ready()
-        if let soft = ready.softState, soft.role == .leader {
-            note("\(member.id) leads term \(term)")
+        if let soft = ready.softState {
+            if soft.role == .leader {
+                note("\(member.id) leads term \(term)")
+            } else if options.detailedTrace {
+                note("\(member.id) is \(soft.role) in term \(term), leader \(soft.leader), last \(node.lastIndex)/\(node.term(at: node.lastIndex) ?? 0) commit \(node.commitIndex) applied \(node.appliedIndex)")
+            }
         }
         checker.onReady(member.id, ready, role: role, term: term)
         member.persisting = ready

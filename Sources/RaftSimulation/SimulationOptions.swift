@@ -61,6 +61,9 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
     /// Add learners, promote them, remove members, one change at a time.
     public var membershipChanges: Bool
 
+    /// Record every role change in the trace, not just new leaders (for reading one seed).
+    public var detailedTrace = false
+
     public init(seed: UInt64, memberCount: Int, faultTicks: Int = 1200) {
         self.seed = seed
         self.memberCount = memberCount

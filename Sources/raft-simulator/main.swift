@@ -1,6 +1,6 @@
 // raft-simulator: runs the deterministic Raft simulation over a range of seeds.
 //
-//   raft-simulator --seeds N [--start S] [--members 3|5|both] [--fault-ticks T] [--verbose]
+//   raft-simulator --seeds N [--start S] [--members 3|5|both] [--fault-ticks T] [--verbose] [--trace]
 //   raft-simulator --seed X [--members 3|5|both] [--verbose]      (reproduce one seed)
 //
 // Each seed fully determines a run (configuration, faults, workload). With --members both, every
@@ -22,11 +22,12 @@ struct Arguments {
     var faultTicks = 1200
     var verbose = false
     var singleSeed = false
+    var printTrace = false
 }
 
 func usage() -> Never {
     print("""
-        usage: raft-simulator --seeds N [--start S] [--members 3|5|both] [--fault-ticks T] [--verbose]
+        usage: raft-simulator --seeds N [--start S] [--members 3|5|both] [--fault-ticks T] [--verbose] [--trace]
                raft-simulator --seed X [--members 3|5|both] [--fault-ticks T] [--verbose]
         """)
     exit(2)
@@ -67,6 +68,8 @@ func parseArguments() -> Arguments {
             arguments.faultTicks = ticks
         case "--verbose", "-v":
             arguments.verbose = true
+        case "--trace":
+            arguments.printTrace = true
         case "--help", "-h":
             usage()
         default:
@@ -94,7 +97,8 @@ print("raft-simulator: seeds \(arguments.firstSeed)...\(lastSeed), members \(arg
 var seed = arguments.firstSeed
 for _ in 0..<arguments.seedCount {
     for memberCount in arguments.memberCounts {
-        let options = SimulationOptions.swarm(seed: seed, memberCount: memberCount, faultTicks: arguments.faultTicks)
+        var options = SimulationOptions.swarm(seed: seed, memberCount: memberCount, faultTicks: arguments.faultTicks)
+        options.detailedTrace = arguments.printTrace
         let outcome = runSimulation(options)
         runs += 1
         totalTicks += outcome.stats.simulatedTicks
@@ -104,6 +108,9 @@ for _ in 0..<arguments.seedCount {
             let s = outcome.stats
             print("seed \(seed) members \(memberCount): \(outcome.passed ? "ok" : "FAILED")  [\(options)]")
             print("  ticks=\(s.simulatedTicks) events=\(s.events) sent=\(s.messagesSent) dropped=\(s.messagesDropped) leaders=\(s.leadersElected) crashes=\(s.crashes) torn=\(s.tornWrites) partitions=\(s.partitions) snapshotsSent=\(s.snapshotsSent) confChangesApplied=\(s.membershipChangesApplied) commit=\(s.highestCommitIndex) ops=\(s.operationsCompleted) (reads \(s.readsCompleted)) unknown=\(s.operationsUnknown) recoveryTicks=\(s.recoveryTicks)")
+        }
+        if arguments.printTrace && outcome.passed {
+            for line in outcome.trace { print("    \(line)") }
         }
         if let failure = outcome.failure {
             failures.append((seed, memberCount, failure))

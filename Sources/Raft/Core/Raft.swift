@@ -229,7 +229,15 @@ struct Raft {
                 break
             default:
                 let fromLeader = m.type == .append || m.type == .heartbeat || m.type == .snapshot
+                let elapsed = electionElapsed
                 becomeFollower(term: m.term, leader: fromLeader ? m.from : noNode)
+                if m.type == .vote {
+                    // Adopt the term but keep our election timer unless we grant the vote
+                    // (Figure 2; handleVoteRequest resets it on a grant). Otherwise a candidate
+                    // that cannot win, say with a stale log and a fast clock, would reset every
+                    // timer with each doomed campaign and no one else would ever run.
+                    electionElapsed = elapsed
+                }
             }
         } else if m.term != 0 && m.term < term {
             if (config.checkQuorum || config.preVote) && (m.type == .heartbeat || m.type == .append) {
