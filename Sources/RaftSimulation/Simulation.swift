@@ -52,6 +52,7 @@ final class Simulation {
         case clientStart(Int)
         case clientTimeout(Int, operation: Int)
         case membershipChange
+        case transferLeadership
         case retire(NodeID)
         case livenessCheck
     }
@@ -137,6 +138,7 @@ final class Simulation {
         if options.membershipChanges {
             schedule(.membershipChange, after: ticks(Int.random(in: 50...200, using: &faultRandom)))
         }
+        schedule(.transferLeadership, after: exponential(ticks: 150))
         schedule(.heal, at: healTime)
         for index in 0..<options.clientCount {
             clients.append(Client(id: UInt64(index + 1)))
@@ -305,6 +307,18 @@ final class Simulation {
             guard !healed else { return }
             changeMembership()
             schedule(.membershipChange, after: ticks(Int.random(in: 60...250, using: &faultRandom)))
+
+        case .transferLeadership:
+            guard !healed else { return }
+            let leaders = memberIDs.compactMap { members[$0]!.node }.filter { $0.role == .leader }
+            if let leader = leaders.max(by: { $0.term < $1.term }),
+                let target = leader.membership.voters.filter({ $0 != leader.id }).randomElement(using: &faultRandom)
+            {
+                note("transfer leadership \(leader.id) -> \(target)")
+                leader.transferLeadership(to: target)
+                after(members[leader.id]!)
+            }
+            schedule(.transferLeadership, after: exponential(ticks: 150))
 
         case .retire(let id):
             guard let member = members[id], !member.retired else { return }
