@@ -46,6 +46,16 @@ struct SimulatedNetwork {
         blocked = [:]
     }
 
+    /// Replaces the current partition with one that cuts `loner` off from `members`.
+    mutating func isolate(_ loner: NodeID, among members: [NodeID]) -> String {
+        blocked = [:]
+        for other in members where other != loner {
+            blocked[loner, default: []].insert(other)
+            blocked[other, default: []].insert(loner)
+        }
+        return "isolate \(loner)"
+    }
+
     /// Replaces the current partition with a new random one over `members`.
     mutating func partition(_ members: [NodeID]) -> String {
         blocked = [:]

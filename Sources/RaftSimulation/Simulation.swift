@@ -53,6 +53,7 @@ final class Simulation {
         case clientTimeout(Int, operation: Int)
         case membershipChange
         case transferLeadership
+        case strikeLeader(NodeID, incarnation: Int, byCrash: Bool)
         case retire(NodeID)
         case livenessCheck
     }
@@ -320,6 +321,19 @@ final class Simulation {
             }
             schedule(.transferLeadership, after: exponential(ticks: 150))
 
+        case .strikeLeader(let id, let incarnation, let byCrash):
+            guard !healed, let member = members[id], member.incarnation == incarnation, member.isUp else { return }
+            if byCrash {
+                let torn = member.persisting != nil && faultRandom.chance(options.tornWriteRate)
+                note("crash new leader \(id)\(torn ? " (mid-write)" : "")")
+                crash(member, tornWrite: torn)
+                schedule(.restart(id), after: ticks(Int.random(in: options.downtimeTicks, using: &faultRandom)))
+            } else {
+                let live = memberIDs.filter { !members[$0]!.retired }
+                note("partition: \(network.isolate(id, among: live))")
+                stats.partitions += 1
+            }
+
         case .retire(let id):
             guard let member = members[id], !member.retired else { return }
             note("retire \(id) (removed from the configuration)")
@@ -348,6 +362,11 @@ final class Simulation {
         if let soft = ready.softState {
             if soft.role == .leader {
                 note("\(member.id) leads term \(term)")
+                if !healed && faultRandom.chance(options.newLeaderFaultRate) {
+                    let crash = faultRandom.chance(0.5)
+                    schedule(.strikeLeader(member.id, incarnation: member.incarnation, byCrash: crash),
+                             after: SimTime.random(in: 0...options.stepsPerTick * 3, using: &faultRandom))
+                }
             } else if options.detailedTrace {
                 note("\(member.id) is \(soft.role) in term \(term), leader \(soft.leader), last \(node.lastIndex)/\(node.term(at: node.lastIndex) ?? 0) commit \(node.commitIndex) applied \(node.appliedIndex)")
             }

@@ -51,6 +51,12 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
     public var tornWriteRate: Double
     /// Per tick of member clock: the extra steps it may drift (clock skew).
     public var clockDriftSteps: SimTime
+    /// Chance that a member that just became leader is struck (crashed, or cut off from
+    /// everyone) within a few steps: the moments right after an election are where the subtle
+    /// bugs live (an inherited tail not yet covered by the new term's first entry).
+    public var newLeaderFaultRate: Double
+    /// A storm run: faults far denser than usual (see `swarm`).
+    public var storm = false
 
     // Workload.
     public var clientCount: Int
@@ -82,6 +88,7 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
         diskLatencySteps = 0...2
         tornWriteRate = 0.1
         clockDriftSteps = 1
+        newLeaderFaultRate = 0.1
         clientCount = 3
         keyCount = 3
         getRatio = 0.5
@@ -107,10 +114,26 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
         options.diskLatencySteps = [0...0, 0...2, 1...6].randomElement(using: &random)!
         options.tornWriteRate = [0.05, 0.3].randomElement(using: &random)!
         options.clockDriftSteps = [0, 1, 3].randomElement(using: &random)!
+        options.newLeaderFaultRate = [0.02, 0.1, 0.3].randomElement(using: &random)!
         options.clientCount = Int.random(in: 1...5, using: &random)
         options.keyCount = UInt64.random(in: 1...4, using: &random)
         options.getRatio = [0.2, 0.5, 0.8].randomElement(using: &random)!
         options.membershipChanges = random.chance(0.5)
+        // Half the runs are storms: leadership churns constantly and logs diverge, with one
+        // entry per append so acknowledgements cover inherited tails piecemeal. Rare interleavings
+        // (Figure 8 of the paper, say) need this density of faults to show up at all.
+        options.storm = random.chance(0.5)
+        if options.storm {
+            options.maxSizePerMessage = [1, 64].randomElement(using: &random)!
+            options.partitionEveryTicks = [10, 20].randomElement(using: &random)!
+            options.crashEveryTicks = [15, 30].randomElement(using: &random)!
+            options.newLeaderFaultRate = [0.3, 0.6].randomElement(using: &random)!
+            options.dropRate = [0.1, 0.2].randomElement(using: &random)!
+            // Keep entries flowing through the churn: many writers that give up quickly.
+            options.clientCount = Int.random(in: 4...8, using: &random)
+            options.clientTimeoutTicks = 8
+            options.getRatio = 0.2
+        }
         return options
     }
 
@@ -121,8 +144,8 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
         snapEvery=\(snapshotInterval) keep=\(entriesKeptAfterCompaction) drop=\(dropRate) \
         dup=\(duplicateRate) slow=\(slowRate) partitionEvery=\(partitionEveryTicks) \
         crashEvery=\(crashEveryTicks) disk=\(diskLatencySteps) torn=\(tornWriteRate) \
-        drift=\(clockDriftSteps) clients=\(clientCount) keys=\(keyCount) gets=\(getRatio) \
-        membership=\(membershipChanges)
+        drift=\(clockDriftSteps) newLeaderFaults=\(newLeaderFaultRate) clients=\(clientCount) keys=\(keyCount) gets=\(getRatio) \
+        membership=\(membershipChanges) storm=\(storm)
         """
     }
 }

@@ -121,6 +121,14 @@ struct TestNetwork {
         }
     }
 
+    /// Ticks a member `times` times, delivering whatever each tick makes it send.
+    mutating func tick(_ id: NodeID, times: Int = 1) {
+        for _ in 0..<times {
+            nodes[id]!.tick()
+            for message in nodes[id]!.takeMessages() { send(message) }
+        }
+    }
+
     mutating func campaign(_ id: NodeID) {
         send(Message(type: .hup, from: id))
     }
