@@ -82,7 +82,39 @@ func parseArguments() -> Arguments {
 
 func membersFlag(_ count: Int) -> String { String(count) }
 
+// A failed precondition in the core (or the checkers) kills the process; make sure the seed
+// that did it is still printed. Before each run a message naming it is prepared; the handler
+// writes it (async-signal-safe) and hands the signal on to the previous handler (Swift's
+// backtracer).
+let crashMessageCapacity = 512
+nonisolated(unsafe) let crashMessage = UnsafeMutablePointer<UInt8>.allocate(capacity: crashMessageCapacity)
+nonisolated(unsafe) var crashMessageLength = 0
+let crashSignals: [Int32] = [SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE]
+nonisolated(unsafe) let savedActions = UnsafeMutablePointer<sigaction>.allocate(capacity: crashSignals.count)
+
+func prepareCrashMessage(_ text: String) {
+    let bytes = Array(text.utf8.prefix(crashMessageCapacity))
+    bytes.withUnsafeBufferPointer { crashMessage.update(from: $0.baseAddress!, count: bytes.count) }
+    crashMessageLength = bytes.count
+}
+
+func installCrashReporter() {
+    for (slot, signalNumber) in crashSignals.enumerated() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { signalNumber in
+            _ = write(2, crashMessage, crashMessageLength)
+            // Restore the previous handler; returning re-raises the fault into it.
+            for (slot, number) in crashSignals.enumerated() where number == signalNumber {
+                sigaction(number, savedActions + slot, nil)
+            }
+        }
+        sigemptyset(&action.sa_mask)
+        sigaction(signalNumber, &action, savedActions + slot)
+    }
+}
+
 let arguments = parseArguments()
+installCrashReporter()
 let clock = ContinuousClock()
 let started = clock.now
 var runs = 0
@@ -99,6 +131,7 @@ for _ in 0..<arguments.seedCount {
     for memberCount in arguments.memberCounts {
         var options = SimulationOptions.swarm(seed: seed, memberCount: memberCount, faultTicks: arguments.faultTicks)
         options.detailedTrace = arguments.printTrace
+        prepareCrashMessage("\nCRASHED during seed \(seed) with \(memberCount) members; reproduce: raft-simulator --seed \(seed) --members \(memberCount) --fault-ticks \(arguments.faultTicks) --verbose\n")
         let outcome = runSimulation(options)
         runs += 1
         totalTicks += outcome.stats.simulatedTicks
