@@ -157,8 +157,9 @@ struct Raft {
         reset(term: term)
         leader = id
         role = .leader
-        // The leader's own log trivially matches itself.
+        // The leader's own log trivially matches itself, and it is trivially active.
         tracker.progress[id]?.becomeReplicate()
+        tracker.progress[id]?.recentActive = true
         // Changes may sit uncommitted in the inherited tail; refuse new ones until everything up
         // to here is applied, which requires committing an entry of this term first.
         pendingConfIndex = log.lastIndex
