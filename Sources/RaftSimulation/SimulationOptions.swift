@@ -127,6 +127,8 @@ public struct SimulationOptions: Sendable, CustomStringConvertible {
             options.maxSizePerMessage = [1, 64].randomElement(using: &random)!
             options.partitionEveryTicks = [10, 20].randomElement(using: &random)!
             options.crashEveryTicks = [15, 30].randomElement(using: &random)!
+            // Members bounce back quickly: churn, not a dead cluster.
+            options.downtimeTicks = 1...20
             options.newLeaderFaultRate = [0.3, 0.6].randomElement(using: &random)!
             options.dropRate = [0.1, 0.2].randomElement(using: &random)!
             // Keep entries flowing through the churn: many writers that give up quickly.
