@@ -1,5 +1,5 @@
-/// Simulated time: one step is a hundredth of... whatever the run says; see
-/// `SimulationOptions.stepsPerTick`. Only order matters.
+/// Simulated time, in steps. A Raft tick is `SimulationOptions.stepsPerTick` steps; message and
+/// disk latencies are whole steps. Nothing maps it to wall-clock time: only order matters.
 public typealias SimTime = UInt64
 
 /// A min-heap of timed events. Events at the same time come out in the order they were

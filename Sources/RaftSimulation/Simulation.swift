@@ -414,7 +414,6 @@ final class Simulation {
         }
         for entry in ready.committedEntries {
             apply(entry, at: member, node: node)
-            if member.node == nil { return }  // retired by its own removal
         }
         for readState in ready.readStates {
             if let operation = member.pendingReads.removeValue(forKey: readState.requestContext) {
