@@ -25,8 +25,21 @@ struct Arguments {
     var printTrace = false
 }
 
+/// Writes a line straight to standard output, unbuffered, so progress shows up promptly even
+/// when the output goes to a file, and lines never interleave with the crash reporter's.
+func emit(_ line: String) {
+    var bytes = Array(line.utf8)
+    bytes.append(UInt8(ascii: "\n"))
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        if written <= 0 { return }
+        offset += written
+    }
+}
+
 func usage() -> Never {
-    print("""
+    emit("""
         usage: raft-simulator --seeds N [--start S] [--members 3|5|both] [--fault-ticks T] [--verbose] [--trace]
                raft-simulator --seed X [--members 3|5|both] [--fault-ticks T] [--verbose]
         """)
@@ -38,7 +51,7 @@ func parseArguments() -> Arguments {
     var iterator = CommandLine.arguments.dropFirst().makeIterator()
     func value(_ flag: String) -> String {
         guard let value = iterator.next() else {
-            print("\(flag) needs a value")
+            emit("\(flag) needs a value")
             usage()
         }
         return value
@@ -73,7 +86,7 @@ func parseArguments() -> Arguments {
         case "--help", "-h":
             usage()
         default:
-            print("unknown argument \(flag)")
+            emit("unknown argument \(flag)")
             usage()
         }
     }
@@ -124,7 +137,7 @@ var worstRecovery = 0
 var checkedOperations = 0
 
 let lastSeed = arguments.firstSeed &+ arguments.seedCount &- 1
-print("raft-simulator: seeds \(arguments.firstSeed)...\(lastSeed), members \(arguments.memberCounts.map(String.init).joined(separator: " and ")), \(arguments.faultTicks) fault ticks per run")
+emit("raft-simulator: seeds \(arguments.firstSeed)...\(lastSeed), members \(arguments.memberCounts.map(String.init).joined(separator: " and ")), \(arguments.faultTicks) fault ticks per run")
 
 var seed = arguments.firstSeed
 for _ in 0..<arguments.seedCount {
@@ -139,25 +152,25 @@ for _ in 0..<arguments.seedCount {
         checkedOperations += outcome.stats.operationsCompleted
         if arguments.verbose {
             let s = outcome.stats
-            print("seed \(seed) members \(memberCount): \(outcome.passed ? "ok" : "FAILED")  [\(options)]")
-            print("  ticks=\(s.simulatedTicks) events=\(s.events) sent=\(s.messagesSent) dropped=\(s.messagesDropped) leaders=\(s.leadersElected) crashes=\(s.crashes) torn=\(s.tornWrites) partitions=\(s.partitions) snapshotsSent=\(s.snapshotsSent) confChangesApplied=\(s.membershipChangesApplied) commit=\(s.highestCommitIndex) ops=\(s.operationsCompleted) (reads \(s.readsCompleted)) unknown=\(s.operationsUnknown) recoveryTicks=\(s.recoveryTicks)")
+            emit("seed \(seed) members \(memberCount): \(outcome.passed ? "ok" : "FAILED")  [\(options)]")
+            emit("  ticks=\(s.simulatedTicks) events=\(s.events) sent=\(s.messagesSent) dropped=\(s.messagesDropped) leaders=\(s.leadersElected) crashes=\(s.crashes) torn=\(s.tornWrites) partitions=\(s.partitions) snapshotsSent=\(s.snapshotsSent) confChangesApplied=\(s.membershipChangesApplied) commit=\(s.highestCommitIndex) ops=\(s.operationsCompleted) (reads \(s.readsCompleted)) unknown=\(s.operationsUnknown) recoveryTicks=\(s.recoveryTicks)")
         }
         if arguments.printTrace && outcome.passed {
-            for line in outcome.trace { print("    \(line)") }
+            for line in outcome.trace { emit("    \(line)") }
         }
         if let failure = outcome.failure {
             failures.append((seed, memberCount, failure))
-            print("FAILED seed \(seed) with \(memberCount) members: \(failure)")
+            emit("FAILED seed \(seed) with \(memberCount) members: \(failure)")
             if arguments.verbose || arguments.singleSeed {
-                print("  options: \(options)")
-                print("  last events:")
-                for line in outcome.trace.suffix(80) { print("    \(line)") }
+                emit("  options: \(options)")
+                emit("  last events:")
+                for line in outcome.trace.suffix(80) { emit("    \(line)") }
             }
-            print("  reproduce: raft-simulator --seed \(seed) --members \(membersFlag(memberCount)) --fault-ticks \(arguments.faultTicks) --verbose")
+            emit("  reproduce: raft-simulator --seed \(seed) --members \(membersFlag(memberCount)) --fault-ticks \(arguments.faultTicks) --verbose")
         }
         if !arguments.verbose && runs % 500 == 0 {
             let elapsed = clock.now - started
-            print("  \(runs) runs, \(failures.count) failures, \(elapsed)")
+            emit("  \(runs) runs, \(failures.count) failures, \(elapsed)")
         }
     }
     seed &+= 1
@@ -166,11 +179,11 @@ for _ in 0..<arguments.seedCount {
 let elapsed = clock.now - started
 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 let rate = seconds > 0 ? Double(runs) / seconds : 0
-print("summary: runs=\(runs) seeds=\(arguments.seedCount) failures=\(failures.count) time=\(String(format: seconds, digits: 1))s rate=\(String(format: rate, digits: 1)) runs/s simulatedTicks=\(totalTicks) worstRecoveryTicks=\(worstRecovery) completedOperations=\(checkedOperations)")
+emit("summary: runs=\(runs) seeds=\(arguments.seedCount) failures=\(failures.count) time=\(String(format: seconds, digits: 1))s rate=\(String(format: rate, digits: 1)) runs/s simulatedTicks=\(totalTicks) worstRecoveryTicks=\(worstRecovery) completedOperations=\(checkedOperations)")
 if !failures.isEmpty {
-    print("failing seeds:")
+    emit("failing seeds:")
     for failure in failures {
-        print("  raft-simulator --seed \(failure.seed) --members \(failure.members) --fault-ticks \(arguments.faultTicks) --verbose")
+        emit("  raft-simulator --seed \(failure.seed) --members \(failure.members) --fault-ticks \(arguments.faultTicks) --verbose")
     }
     exit(1)
 }

@@ -1,5 +1,5 @@
 /// The outcome of an election (or of any yes/no poll of the voters) so far.
-public enum VoteResult: Sendable, Hashable {
+enum VoteResult: Sendable, Hashable {
     /// Neither a quorum of yes nor enough no votes to rule it out yet.
     case pending
     case lost
