@@ -42,5 +42,11 @@ bench: build reference
 	@scripts/install-deps.sh go
 	scripts/bench.sh $(CURDIR)/.build/release/etcd $(CURDIR)/$(REFERENCE_ETCD)
 
+# The Raft core under the deterministic simulator: SEEDS seeds, each with 3 and with 5 members,
+# all faults on. A failing seed is printed with the command that reproduces it.
+simulate:
+	$(SWIFT) build -c release --product raft-simulator
+	.build/release/raft-simulator --seeds $(SEEDS) --members both
+
 clean:
 	rm -rf .build conformance-results bench-results

@@ -46,6 +46,12 @@ let package = Package(
         ]),
         .executableTarget(name: "etcd", dependencies: ["EtcdServer"]),
 
+        // Consensus: a pure Raft state machine (no I/O, no clocks, no system randomness), the
+        // deterministic simulator that runs it under faults, and the simulator's command line.
+        .target(name: "Raft"),
+        .target(name: "RaftSimulation", dependencies: ["Raft"]),
+        .executableTarget(name: "raft-simulator", dependencies: ["RaftSimulation", "Raft"]),
+
         // Tests mirror the modules.
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire"]),
         // libprotobuf-c as an independent oracle for the Swift codecs (scripts/gen-proto-oracle.sh).
@@ -60,5 +66,10 @@ let package = Package(
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNghttp2"]),
         // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).
         .testTarget(name: "IntegrationTests", exclude: ["Scripts"]),
+        .testTarget(
+            name: "RaftTests",
+            dependencies: ["Raft", "RaftSimulation"],
+            exclude: ["testdata"]
+        ),
     ]
 )
