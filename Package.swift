@@ -64,6 +64,7 @@ let package = Package(
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNghttp2"]),
+        .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP2", "CNghttp2"]),
         // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).
         .testTarget(name: "IntegrationTests", exclude: ["Scripts"]),
         .testTarget(

@@ -101,7 +101,10 @@ final class TestClient {
             return n
         }
         if endStream { return nghttp2_submit_request(session, nil, &nva, nva.count, &provider, nil) }
-        return nghttp2_submit_request(session, nil, &nva, nva.count, nil, nil)
+        // A body that never comes keeps the stream open (no provider would mean END_STREAM).
+        var open = nghttp2_data_provider()
+        open.read_callback = { _, _, _, _, _, _, _ in Int(NGHTTP2_ERR_DEFERRED.rawValue) }
+        return nghttp2_submit_request(session, nil, &nva, nva.count, &open, nil)
     }
 
     private var bodies: [[UInt8]] = []
