@@ -7,6 +7,12 @@ import NIOPosix
 import Transport
 import WAL
 
+extension URLList.Parsed {
+    var listenAddress: Listener.Address {
+        scheme.hasPrefix("unix") ? .unix(path: hostPort) : .tcp(host: host, port: port)
+    }
+}
+
 /// The composition root: builds the modules, wires them together, starts and stops them. It
 /// holds no request logic.
 public final class EtcdServer: Sendable {
@@ -115,14 +121,14 @@ public final class EtcdServer: Sendable {
         var listeners: [Listener] = []
         do {
             for url in config.listenPeerURLs {
-                listeners.append(try await Listener.bind(host: url.host, port: url.port, group: group,
+                listeners.append(try await Listener.bind(url.listenAddress, group: group,
                                                          configuration: GRPCServerConfiguration(), router: Router(),
                                                          httpHandler: { _, respond in respond(PlainHTTPResponse(status: 404)) }))
                 logger.info("serving peer traffic", ["address": url.hostPort], text: "listening for peers on \(url.hostPort)",
                             package: "embed")
             }
             for url in config.listenClientURLs {
-                listeners.append(try await Listener.bind(host: url.host, port: url.port, group: group,
+                listeners.append(try await Listener.bind(url.listenAddress, group: group,
                                                          configuration: grpcConfiguration, router: router,
                                                          httpHandler: { request, respond in endpoints.handle(request, respond) }))
             }

@@ -10,14 +10,19 @@ public final class Listener: Sendable {
     public let channel: Channel
     private let connections: ConnectionRegistry
 
-    /// Binds `host:port` (port 0 picks a free port; see `localPort`).
-    public static func bind(host: String, port: Int, group: EventLoopGroup, configuration: GRPCServerConfiguration,
+    public enum Address: Sendable {
+        /// TCP on `host:port` (port 0 picks a free port; see `localPort`).
+        case tcp(host: String, port: Int)
+        /// A unix domain socket at `path` (etcd's unix:// URLs use "host:port" as the path).
+        case unix(path: String)
+    }
+
+    public static func bind(_ address: Address, group: EventLoopGroup, configuration: GRPCServerConfiguration,
                             router: Router, httpHandler: @escaping HTTPHandler) async throws -> Listener {
         let connections = ConnectionRegistry()
-        let channel = try await ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 << 10, high: 64 << 10))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -26,8 +31,14 @@ public final class Listener: Sendable {
                                           connections: connections))
                 }
             }
-            .bind(host: host, port: port)
-            .get()
+        let channel: Channel
+        switch address {
+        case .tcp(let host, let port):
+            channel = try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: host, port: port).get()
+        case .unix(let path):
+            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+        }
         return Listener(channel: channel, connections: connections)
     }
 
