@@ -34,7 +34,8 @@ start_server() { # binary dir
   done
   echo "server $1 did not start" >&2; cat "$2/log" >&2; exit 1
 }
-stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
+server_pid=""
+stop_server() { [ -n "$server_pid" ] || return 0; kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
 trap stop_server EXIT
 
 measure() { # binary workload -> requests per second (and latency JSON in $work)
