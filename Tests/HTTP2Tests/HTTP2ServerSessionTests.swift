@@ -72,6 +72,18 @@ final class RecordingDelegate: HTTP2SessionDelegate {
         #expect(bigBytesAfterSmallSubmitted < 256 << 10, "the big stream sent \(bigBytesAfterSmallSubmitted) bytes first")
     }
 
+    /// gRPC clients send keepalive PINGs; they must be acknowledged or the client drops the
+    /// connection.
+    @Test func keepalivePingsAreAnswered() throws {
+        let delegate = RecordingDelegate()
+        let server = try makeServer(delegate: delegate)
+        let client = TestClient()
+        client.ping()
+        client.ping()
+        try exchange(client, server)
+        #expect(client.pingAcks == 2)
+    }
+
     @Test func rapidResetClosesTheConnection() throws {
         var settings = HTTP2Settings()
         settings.resetBurst = 100

@@ -8,6 +8,7 @@ final class TestClient {
     var events: [Event] = []
     var receivedSettings: [Int32: UInt32] = [:]
     var goAwayCode: UInt32?
+    var pingAcks = 0
 
     enum Event: Equatable {
         case headers(stream: Int32, [HeaderField])
@@ -38,6 +39,8 @@ final class TestClient {
                 for i in 0..<settings.niv { client.receivedSettings[settings.iv[i].settings_id] = settings.iv[i].value }
             case NGHTTP2_GOAWAY.rawValue:
                 client.goAwayCode = frame!.pointee.goaway.error_code
+            case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
+                client.pingAcks += 1
             default: break
             }
             return 0
@@ -109,6 +112,11 @@ final class TestClient {
 
     private var bodies: [[UInt8]] = []
     private var bodyOffsets: [Int: Int] = [:]
+
+    func ping() {
+        var payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
+        nghttp2_submit_ping(session, 0, &payload)
+    }
 
     func reset(_ stream: Int32) {
         nghttp2_submit_rst_stream(session, 0, stream, NGHTTP2_CANCEL.rawValue)
