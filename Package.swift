@@ -37,10 +37,12 @@ let package = Package(
         // Storage.
         .target(name: "WAL"),
         .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL"]),
+        // Leases: TTLs, expiry, attached keys; no I/O, an injected clock.
+        .target(name: "Lease"),
 
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
-            "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire",
+            "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire", "Lease",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "LeaseTests", dependencies: ["Lease"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNghttp2"]),
         .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP2", "CNghttp2"]),
         // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).

@@ -1,6 +1,7 @@
 import EtcdProto
 import Foundation
 import GRPC
+import Lease
 import MVCC
 import NIOCore
 import NIOPosix
@@ -21,14 +22,16 @@ public final class EtcdServer: Sendable {
     let core: ServerCore
     private let group: MultiThreadedEventLoopGroup
     private let listeners: [Listener]
+    private let leaseExpiry: LeaseExpiry
 
     private init(config: ServerConfig, logger: Logger, core: ServerCore, group: MultiThreadedEventLoopGroup,
-                 listeners: [Listener]) {
+                 listeners: [Listener], leaseExpiry: LeaseExpiry) {
         self.config = config
         self.logger = logger
         self.core = core
         self.group = group
         self.listeners = listeners
+        self.leaseExpiry = leaseExpiry
     }
 
     public var memberID: UInt64 { core.memberID }
@@ -95,7 +98,15 @@ public final class EtcdServer: Sendable {
         }
 
         let applied = try store.read { try $0.appliedIndex() }
-        let applier = Applier(store: store, membership: membership, leases: NoLeases(), logger: logger)
+        // etcd's minimum lease TTL: one and a half election timeouts, in whole seconds, rounded up.
+        let electionTicks = config.electionTimeoutMs / config.heartbeatIntervalMs
+        let minTTLMs = (3 * electionTicks / 2) * config.heartbeatIntervalMs
+        let lessor = Lessor(minTTLSeconds: Int64((minTTLMs + 999) / 1000),
+                            clock: { DispatchTime.now().uptimeNanoseconds })
+        let leases = try LeaseStore(store: store, lessor: lessor)
+        // Leases as of the applied index first; replaying the log brings them up to date.
+        try leases.restore(from: store)
+        let applier = Applier(store: store, membership: membership, leases: leases, logger: logger)
         let pipeline = ApplyPipeline(wal: wal, store: store, applier: applier, term: term, appliedIndex: applied,
                                      logger: logger)
         try pipeline.replay(replay)
@@ -118,6 +129,7 @@ public final class EtcdServer: Sendable {
         KVService(core: core).register(into: &router)
         MaintenanceService(core: core).register(into: &router)
         ClusterService(core: core).register(into: &router)
+        LeaseService(core: core, leases: leases).register(into: &router)
         var listeners: [Listener] = []
         do {
             for url in config.listenPeerURLs {
@@ -138,8 +150,17 @@ public final class EtcdServer: Sendable {
             pipeline.stop()
             throw error
         }
-        let server = EtcdServer(config: config, logger: logger, core: core, group: group, listeners: listeners)
+        let expiry = LeaseExpiry(lessor: lessor) { id, completion in
+            core.propose({ request in
+                var revoke = LeaseRevokeRequest()
+                revoke.id = id
+                request.leaseRevoke = revoke
+            }, completion: completion)
+        }
+        let server = EtcdServer(config: config, logger: logger, core: core, group: group, listeners: listeners,
+                                leaseExpiry: expiry)
         try await server.announce(fresh: fresh)
+        expiry.start()
         return server
     }
 
@@ -201,6 +222,7 @@ public final class EtcdServer: Sendable {
     /// Stops serving: listeners close (HTTP/2 clients get GOAWAY), accepted writes finish,
     /// the store is flushed.
     public func stop() async {
+        leaseExpiry.stop()
         for listener in listeners { await listener.shutdown() }
         core.pipeline.stop()
         try? await group.shutdownGracefully()

@@ -24,7 +24,7 @@ public final class ServerCall: @unchecked Sendable {
     /// Request headers other than the HTTP/2 pseudo-headers.
     public let metadata: [HeaderField]
     let stream: Int32
-    let executor: CallExecutor
+    public let executor: CallExecutor
     weak var connection: GRPCConnection?
 
     // Confined to the executor.

@@ -116,8 +116,8 @@ public struct StoreWriter {
         let kv = KeyValue(key: key, createRevision: previous?.createRevision ?? at.main, modRevision: at.main,
                           version: (previous?.version ?? 0) + 1, value: value, lease: lease)
         try txn.put(store.kv, at.bytes, kv.serializedBytes())
-        try store.keyIndex.append(txn, key: key, entry: IndexEntry(revision: at, isTombstone: false))
-        changes.append(Change(kind: .put, kv: kv))
+        try store.keyIndex.append(txn, key: key, entry: IndexEntry(revision: at, isTombstone: false, lease: lease))
+        changes.append(Change(kind: .put, kv: kv, previous: previous))
         return previous
     }
 
@@ -126,18 +126,19 @@ public struct StoreWriter {
     public mutating func deleteRange(_ range: KeyRange) throws -> [KeyValue] {
         let live = try self.range(range).kvs
         for previous in live {
-            try delete(previous.key)
+            try delete(previous)
         }
         return live
     }
 
-    private mutating func delete(_ key: [UInt8]) throws {
+    private mutating func delete(_ previous: KeyValue) throws {
+        let key = previous.key
         let at = Revision(main: revision, sub: Int64(changes.count))
         var tombstone = KeyValue()
         tombstone.key = key
         tombstone.modRevision = at.main
         try txn.put(store.kv, at.bytes, tombstone.serializedBytes())
         try store.keyIndex.append(txn, key: key, entry: IndexEntry(revision: at, isTombstone: true))
-        changes.append(Change(kind: .delete, kv: tombstone))
+        changes.append(Change(kind: .delete, kv: tombstone, previous: previous))
     }
 }

@@ -146,6 +146,16 @@ public struct StoreReader<Txn: Transaction> {
         return try store.keyValue(txn, at: entry.revision)
     }
 
+    /// Every live key attached to a lease, with the lease (rebuilding attachments at start-up).
+    public func leasedKeys() throws -> [(key: [UInt8], lease: Int64)] {
+        var attached: [(key: [UInt8], lease: Int64)] = []
+        try store.keyIndex.walk(txn, range: .from([]), atOrBefore: nil) { key, entry in
+            if !entry.isTombstone && entry.lease != 0 { attached.append((Array(key), entry.lease)) }
+            return true
+        }
+        return attached
+    }
+
     /// Every change with main revision in `[from, through]`, in revision order (watch replay).
     public func changes(from: Int64, through: Int64, _ body: (Change) throws -> Bool) throws {
         let cursor = try txn.cursor(store.kv)
@@ -156,7 +166,7 @@ public struct StoreReader<Txn: Transaction> {
             do { value = try KeyValue(serializedBuffer: current.value) } catch {
                 throw MVCCError.corrupt("kv at revision \(revision): \(error)")
             }
-            let change = Change(kind: value.createRevision == 0 ? .delete : .put, kv: value)
+            let change = Change(kind: value.createRevision == 0 ? .delete : .put, kv: value, previous: nil)
             if try !body(change) { return }
             position = try cursor.next()
         }
@@ -170,4 +180,13 @@ public struct Change: Sendable, Equatable {
     /// For a put, the new value; for a delete, the key with mod_revision set to the delete's
     /// revision.
     public var kv: KeyValue
+    /// The key's live value just before the change, when the writer knew it (always for changes
+    /// made by store transactions; nil for changes replayed from history).
+    public var previous: KeyValue?
+
+    public init(kind: Kind, kv: KeyValue, previous: KeyValue?) {
+        self.kind = kind
+        self.kv = kv
+        self.previous = previous
+    }
 }

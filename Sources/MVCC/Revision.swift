@@ -59,34 +59,43 @@ func int64(bigEndian buffer: UnsafeRawBufferPointer?) -> Int64? {
     return Int64(bitPattern: readBigEndian(buffer, at: 0))
 }
 
-/// One entry of a key's history in the index: the revision of a change and whether the change
-/// was a delete (a tombstone ends a "generation" of the key).
+/// One entry of a key's history in the index: the revision of a change, whether the change was a
+/// delete (a tombstone ends a "generation" of the key), and the lease the key was put with (so
+/// that lease attachments can be rebuilt from the index alone).
+///
+/// Encoded in 25 bytes: revision (16), tombstone flag (1), lease (8, big-endian).
 public struct IndexEntry: Equatable, Sendable {
     public var revision: Revision
     public var isTombstone: Bool
+    public var lease: Int64
 
-    static let encodedSize = Revision.encodedSize + 1
+    static let encodedSize = Revision.encodedSize + 1 + 8
 
     var bytes: [UInt8] {
         var out = [UInt8](repeating: 0, count: IndexEntry.encodedSize)
         revision.write(into: &out, at: 0)
         out[16] = isTombstone ? 1 : 0
+        putBigEndian(UInt64(bitPattern: lease), into: &out, at: 17)
         return out
     }
 
-    init(revision: Revision, isTombstone: Bool) {
+    init(revision: Revision, isTombstone: Bool, lease: Int64 = 0) {
         self.revision = revision
         self.isTombstone = isTombstone
+        self.lease = lease
     }
 
     init?(_ buffer: UnsafeRawBufferPointer) {
         guard buffer.count == IndexEntry.encodedSize, let revision = Revision(buffer) else { return nil }
         self.revision = revision
         self.isTombstone = buffer[16] != 0
+        self.lease = Int64(bitPattern: readBigEndian(buffer, at: 17))
     }
 
     /// The smallest encoded entry at main revision `main`: a seek bound.
     static func lowerBound(main: Int64) -> [UInt8] {
-        IndexEntry(revision: Revision(main: main, sub: 0), isTombstone: false).bytes
+        var out = [UInt8](repeating: 0, count: IndexEntry.encodedSize)
+        Revision(main: main, sub: 0).write(into: &out, at: 0)
+        return out
     }
 }

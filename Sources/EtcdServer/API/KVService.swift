@@ -108,6 +108,12 @@ struct KVService {
         case .success(.compaction(var response)):
             core.completeHeader(&response.header)
             responder.succeed(response)
+        case .success(.leaseGrant(var response)):
+            core.completeHeader(&response.header)
+            responder.succeed(response)
+        case .success(.leaseRevoke(var response)):
+            core.completeHeader(&response.header)
+            responder.succeed(response)
         case .success(.none):
             responder.fail(GRPCStatus(.internal, "etcdserver: unexpected response type"))
         }

@@ -1,5 +1,7 @@
 import EtcdProto
 import Foundation
+import LMDB
+import Lease
 import MVCC
 import ProtoWire
 import WAL
@@ -10,6 +12,8 @@ public enum AppliedResponse: Sendable {
     case deleteRange(DeleteRangeResponse)
     case txn(TxnResponse)
     case compaction(CompactionResponse)
+    case leaseGrant(LeaseGrantResponse)
+    case leaseRevoke(LeaseRevokeResponse)
     /// Entries with no client waiting (e.g. a leader's empty entry).
     case none
 }
@@ -20,12 +24,14 @@ final class Applier: @unchecked Sendable {
     let semantics: KVSemantics
     let logger: Logger
     let membership: MembershipStore
+    let leases: LeaseStore
     /// Receives each batch's committed changes, after the LMDB commit (the watch hub).
     var changeListener: (([Change]) -> Void)?
 
-    init(store: KVStore, membership: MembershipStore, leases: LeaseLookup, logger: Logger) {
+    init(store: KVStore, membership: MembershipStore, leases: LeaseStore, logger: Logger) {
         self.store = store
         self.membership = membership
+        self.leases = leases
         self.semantics = KVSemantics(leases: leases)
         self.logger = logger
     }
@@ -50,22 +56,52 @@ final class Applier: @unchecked Sendable {
         }
         do {
             if let put = request.put {
-                return try batch.transaction { writer -> ApplyResult in
+                return try transaction(in: batch) { writer -> ApplyResult in
                     try semantics.checkPut(put, in: writer, leaseFirst: true)
                     return .success(.put(try semantics.put(put, in: &writer)))
-                }.flatten()
+                }
             }
             if let delete = request.deleteRange {
-                return try batch.transaction { writer -> ApplyResult in
+                return try transaction(in: batch) { writer -> ApplyResult in
                     .success(.deleteRange(try semantics.deleteRange(delete, in: &writer)))
-                }.flatten()
+                }
             }
             if let txn = request.txn {
-                return try batch.transaction { writer -> ApplyResult in
+                return try transaction(in: batch) { writer -> ApplyResult in
                     let path = try semantics.path(of: txn, in: writer)
                     try semantics.checkPath(txn, path: path, in: writer, isWrite: true)
                     return .success(.txn(try semantics.execute(txn, path: path, in: &writer)))
-                }.flatten()
+                }
+            }
+            if let grant = request.leaseGrant {
+                let ttl: Int64
+                do {
+                    ttl = try leases.lessor.grant(id: grant.id, ttlSeconds: grant.ttl)
+                } catch {
+                    return (.failure(error.etcdError), [])
+                }
+                try leases.persist(Lessor.Record(id: grant.id, ttlSeconds: ttl), in: batch.txn)
+                var response = LeaseGrantResponse()
+                response.header = ResponseHeader(revision: try batch.reader.currentRevision())
+                response.id = grant.id
+                response.ttl = ttl
+                return (.success(.leaseGrant(response)), [])
+            }
+            if let revoke = request.leaseRevoke {
+                // The lease's keys go in one store transaction (one revision), sorted by key.
+                let keys: [[UInt8]]
+                do {
+                    keys = try leases.lessor.revoke(id: revoke.id)
+                } catch {
+                    return (.failure(error.etcdError), [])
+                }
+                try leases.remove(revoke.id, in: batch.txn)
+                return try transaction(in: batch) { writer -> ApplyResult in
+                    for key in keys { try writer.deleteRange(.single(key)) }
+                    var response = LeaseRevokeResponse()
+                    response.header = ResponseHeader(revision: writer.currentRevision)
+                    return .success(.leaseRevoke(response))
+                }
             }
             if let compaction = request.compaction {
                 try batch.compact(to: compaction.revision)
@@ -96,14 +132,34 @@ final class Applier: @unchecked Sendable {
         }
     }
 
+    /// One store transaction; afterwards each changed key's lease attachment follows its new
+    /// value (a put moves the key to its lease, a delete detaches it).
+    private func transaction(in batch: WriteBatch,
+                             _ body: (inout StoreWriter) throws -> ApplyResult) throws -> (ApplyResult, [Change]) {
+        let outcome = try batch.transaction(body)
+        for change in outcome.changes {
+            let old = change.previous?.lease ?? 0
+            let new = change.kind == .put ? change.kv.lease : 0
+            if old != 0 && old != new { leases.lessor.detach(change.kv.key, from: old) }
+            if new != 0 { leases.lessor.attach(change.kv.key, to: new) }
+        }
+        return (outcome.result, outcome.changes)
+    }
+
     func publish(_ changes: [Change]) {
         guard !changes.isEmpty else { return }
         changeListener?(changes)
     }
 }
 
-private extension WriteBatch.TransactionResult where T == ApplyResult {
-    func flatten() -> (ApplyResult, [Change]) { (result, changes) }
+extension Lessor.Failure {
+    var etcdError: EtcdError {
+        switch self {
+        case .notFound: return .leaseNotFound
+        case .exists: return .leaseExists
+        case .ttlTooLarge: return .leaseTTLTooLarge
+        }
+    }
 }
 
 /// Removes old revisions after a compaction, a bounded number of keys at a time, between

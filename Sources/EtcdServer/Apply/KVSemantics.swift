@@ -39,13 +39,9 @@ struct ReadView<Txn: Transaction>: KVView {
     }
 }
 
-/// Whether a lease exists; the lease manager answers (every lease is unknown without one).
+/// Whether a lease exists; the lease manager answers.
 protocol LeaseLookup: Sendable {
     func leaseExists(_ id: Int64) -> Bool
-}
-
-struct NoLeases: LeaseLookup {
-    func leaseExists(_ id: Int64) -> Bool { false }
 }
 
 /// Maps store errors to the errors clients see.
