@@ -39,10 +39,12 @@ let package = Package(
         .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL"]),
         // Leases: TTLs, expiry, attached keys; no I/O, an injected clock.
         .target(name: "Lease"),
+        // Watchers: committed changes fanned out, laggards caught up from the store.
+        .target(name: "Watch", dependencies: ["MVCC", "EtcdProto", "ProtoWire"]),
 
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
-            "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire", "Lease",
+            "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire", "Lease", "Watch",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease"]),
+        .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "EtcdProto", "LMDB"]),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNghttp2"]),
         .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP2", "CNghttp2"]),
         // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).

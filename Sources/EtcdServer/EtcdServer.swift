@@ -7,6 +7,7 @@ import NIOCore
 import NIOPosix
 import Transport
 import WAL
+import Watch
 
 extension URLList.Parsed {
     var listenAddress: Listener.Address {
@@ -23,9 +24,11 @@ public final class EtcdServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let listeners: [Listener]
     private let leaseExpiry: LeaseExpiry
+    private let hub: WatchHub
 
     private init(config: ServerConfig, logger: Logger, core: ServerCore, group: MultiThreadedEventLoopGroup,
-                 listeners: [Listener], leaseExpiry: LeaseExpiry) {
+                 listeners: [Listener], leaseExpiry: LeaseExpiry, hub: WatchHub) {
+        self.hub = hub
         self.config = config
         self.logger = logger
         self.core = core
@@ -111,6 +114,10 @@ public final class EtcdServer: Sendable {
                                      logger: logger)
         try pipeline.replay(replay)
         replay = []
+        // Watchers start after replay: the hub's first revision is the recovered one.
+        let hub = try WatchHub(store: store, progressIntervalSeconds: config.watchProgressNotifyInterval)
+        applier.changeListener = { hub.publish($0) }
+        hub.start()
         let compactor = Compactor(store: store)
         pipeline.backgroundWork = { compactor.step() }
         pipeline.start()
@@ -130,6 +137,7 @@ public final class EtcdServer: Sendable {
         MaintenanceService(core: core).register(into: &router)
         ClusterService(core: core).register(into: &router)
         LeaseService(core: core, leases: leases).register(into: &router)
+        WatchService(core: core, hub: hub).register(into: &router)
         var listeners: [Listener] = []
         do {
             for url in config.listenPeerURLs {
@@ -158,7 +166,7 @@ public final class EtcdServer: Sendable {
             }, completion: completion)
         }
         let server = EtcdServer(config: config, logger: logger, core: core, group: group, listeners: listeners,
-                                leaseExpiry: expiry)
+                                leaseExpiry: expiry, hub: hub)
         try await server.announce(fresh: fresh)
         expiry.start()
         return server
@@ -223,6 +231,7 @@ public final class EtcdServer: Sendable {
     /// the store is flushed.
     public func stop() async {
         leaseExpiry.stop()
+        hub.stop()
         for listener in listeners { await listener.shutdown() }
         core.pipeline.stop()
         try? await group.shutdownGracefully()

@@ -240,6 +240,10 @@ public final class GRPCConnection: HTTP2SessionDelegate {
         handle(call, request)
     }
 
+    public func streamDataSent(_ stream: Int32, count: Int) {
+        calls[stream]?.dataSent(count)
+    }
+
     public func streamClosed(_ stream: Int32, errorCode: UInt32) {
         plainRequests[stream] = nil
         guard let call = calls.removeValue(forKey: stream) else { return }

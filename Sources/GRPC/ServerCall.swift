@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HTTP2
 
 /// Runs work on the thread that owns a connection (its event loop). The transport provides it.
@@ -34,6 +37,8 @@ public final class ServerCall: @unchecked Sendable {
     var cancelDeadline: (@Sendable () -> Void)?
     var unaryRequest: [UInt8]?
     var deframer: MessageDeframer
+    /// Bytes handed to `send` that HTTP/2 has not taken yet; readable from any thread.
+    private let outstanding = OutstandingBytes()
 
     init(path: String, metadata: [HeaderField], stream: Int32, executor: CallExecutor,
          connection: GRPCConnection, maxMessageBytes: Int) {
@@ -54,10 +59,14 @@ public final class ServerCall: @unchecked Sendable {
         sendFramed(MessageFraming.frame(message))
     }
 
-    /// Sends a message already carrying its 5-byte gRPC prefix.
+    /// Sends a message already carrying its 5-byte gRPC prefix (or several, concatenated).
     public func sendFramed(_ framed: [UInt8]) {
+        outstanding.add(framed.count)
         onExecutor { call in
-            guard !call.isFinished, let connection = call.connection else { return }
+            guard !call.isFinished, let connection = call.connection else {
+                call.outstanding.add(-framed.count)
+                return
+            }
             if !call.headersSent {
                 call.headersSent = true
                 connection.session.startResponse(call.stream, headers: GRPCConnection.responseHeaders)
@@ -88,10 +97,11 @@ public final class ServerCall: @unchecked Sendable {
         }
     }
 
-    /// Bytes of response messages queued but not yet taken by HTTP/2 (slow-reader detection).
-    public var queuedBytes: Int {
-        connection?.session.queuedBytes(stream) ?? 0
-    }
+    /// Bytes of response messages sent but not yet taken by HTTP/2, from any thread: a reader
+    /// that does not keep up makes this grow (slow-reader detection).
+    public var outstandingBytes: Int { outstanding.value }
+
+    func dataSent(_ count: Int) { outstanding.add(-count) }
 
     /// Attaches the delegate of a streaming call; must run on the executor (handlers do it
     /// from the streaming-handler factory, which runs there).
@@ -116,6 +126,7 @@ public final class ServerCall: @unchecked Sendable {
 
     /// The stream went away before the server finished.
     func cancelOnExecutor() {
+        outstanding.reset()
         guard !isFinished else { return }
         isFinished = true
         cancelDeadline?()
@@ -132,5 +143,32 @@ public final class ServerCall: @unchecked Sendable {
         } else {
             executor.execute { [self] in work(self) }
         }
+    }
+}
+
+/// A byte counter shared between the connection's thread and the threads that send.
+final class OutstandingBytes: @unchecked Sendable {
+    private var count = 0
+    private var mutex = pthread_mutex_t()
+
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+
+    func add(_ delta: Int) {
+        pthread_mutex_lock(&mutex)
+        count += delta
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func reset() {
+        pthread_mutex_lock(&mutex)
+        count = 0
+        pthread_mutex_unlock(&mutex)
+    }
+
+    var value: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return count
     }
 }

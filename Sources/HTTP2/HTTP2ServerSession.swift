@@ -19,6 +19,8 @@ public protocol HTTP2SessionDelegate: AnyObject {
     func streamData(_ stream: Int32, _ bytes: UnsafeRawBufferPointer)
     /// The peer finished sending on the stream (END_STREAM).
     func streamEnded(_ stream: Int32)
+    /// nghttp2 took `count` body bytes of the stream's response for sending.
+    func streamDataSent(_ stream: Int32, count: Int)
     /// The stream is gone: completed, reset by either side, or the connection is ending.
     /// `errorCode` is the HTTP/2 error code (0 for a normal close).
     func streamClosed(_ stream: Int32, errorCode: UInt32)
@@ -291,6 +293,7 @@ public final class HTTP2ServerSession {
             }
         }
         state.queuedBytes -= copied
+        if copied > 0 { delegate?.streamDataSent(stream, count: copied) }
         if state.chunks.isEmpty && state.ended {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             if let trailers = state.trailers, let session {

@@ -12,6 +12,8 @@ final class RecordingDelegate: HTTP2SessionDelegate {
     func streamOpened(_ stream: Int32, headers: [HeaderField]) { opened.append((stream, headers)) }
     func streamData(_ stream: Int32, _ bytes: UnsafeRawBufferPointer) { data[stream, default: 0] += bytes.count }
     func streamEnded(_ stream: Int32) { ended.append(stream) }
+    var sent: [Int32: Int] = [:]
+    func streamDataSent(_ stream: Int32, count: Int) { sent[stream, default: 0] += count }
     func streamClosed(_ stream: Int32, errorCode: UInt32) { closed.append((stream, errorCode)) }
 }
 

@@ -1,0 +1,220 @@
+import EtcdProto
+import Foundation
+import GRPC
+import MVCC
+import ProtoWire
+import Watch
+
+/// etcdserverpb.Watch: one bidirectional stream carries many watchers.
+struct WatchService {
+    let core: ServerCore
+    let hub: WatchHub
+
+    func register(into router: inout Router) {
+        let core = self.core
+        let hub = self.hub
+        router.register("/etcdserverpb.Watch/Watch", .streaming { call in
+            WatchStream(call: call, core: core, hub: hub)
+        })
+    }
+}
+
+/// One Watch stream: turns requests into watchers in the hub, and the hub's deliveries into
+/// WatchResponses. Responses are queued and sent once per `flush`, so a round of deliveries to
+/// many watchers on this stream costs one hop to the connection's thread.
+final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
+    let call: ServerCall
+    let core: ServerCore
+    let hub: WatchHub
+    private let lock = NSLock()
+    private var pending: [UInt8] = []
+    /// Watch IDs live on this stream; deliveries for others (cancelled meanwhile) are dropped.
+    private var active: Set<Int64> = []
+    private var nextWatchID: Int64 = 0
+
+    init(call: ServerCall, core: ServerCore, hub: WatchHub) {
+        self.call = call
+        self.core = core
+        self.hub = hub
+    }
+
+    // MARK: requests (on the connection's thread)
+
+    func received(_ message: [UInt8]) {
+        let request: WatchRequest
+        do {
+            request = try WatchRequest(serializedBytes: message)
+        } catch {
+            call.finish(GRPCStatus(.internal, "grpc: error unmarshalling request: \(error)"))
+            hub.removeAll(self)
+            return
+        }
+        switch request.requestUnion {
+        case .createRequest(let create)?: self.create(create)
+        case .cancelRequest(let cancel)?: self.cancel(cancel.watchID)
+        case .progressRequest?: progress()
+        case nil: break
+        }
+        flush()
+    }
+
+    private func create(_ request: WatchCreateRequest) {
+        let range: KeyRange
+        if request.rangeEnd.isEmpty {
+            range = .single(request.key)
+        } else if request.rangeEnd == [0] {
+            range = .from(request.key)
+        } else {
+            range = .bounded(start: request.key, end: request.rangeEnd)
+        }
+        let id: Int64
+        let duplicate: Bool = lock.withLock {
+            request.watchID != 0 && active.contains(request.watchID)
+        }
+        var response = WatchResponse()
+        if duplicate {
+            response.header = core.header(revision: hub.currentRevision)
+            response.watchID = request.watchID
+            response.created = true
+            response.canceled = true
+            response.cancelReason = "mvcc: duplicate watch ID provided on the WatchStream"
+            enqueue(response)
+            return
+        }
+        if case .bounded(let start, let end) = range, !start.lexicographicallyPrecedes(end) {
+            response.header = core.header(revision: hub.currentRevision)
+            response.watchID = -1
+            response.created = true
+            response.canceled = true
+            response.cancelReason = "mvcc: watcher range is empty"
+            enqueue(response)
+            return
+        }
+        id = lock.withLock { () -> Int64 in
+            var id = request.watchID
+            if id == 0 {
+                while active.contains(nextWatchID) { nextWatchID += 1 }
+                id = nextWatchID
+                nextWatchID += 1
+            }
+            active.insert(id)
+            return id
+        }
+        let filters = request.filters
+        let spec = WatchSpec(range: range, startRevision: request.startRevision, prevKV: request.prevKV,
+                             filterPuts: filters.contains(.noPut), filterDeletes: filters.contains(.noDelete),
+                             fragment: request.fragment, progressNotify: request.progressNotify)
+        // "created" first: the hub may deliver events as soon as the watcher is added.
+        response.header = core.header(revision: hub.currentRevision)
+        response.watchID = id
+        response.created = true
+        enqueue(response)
+        flush()
+        hub.add(self, watchID: id, spec: spec)
+    }
+
+    private func cancel(_ watchID: Int64) {
+        let known = lock.withLock { active.remove(watchID) != nil }
+        guard known else { return }
+        hub.remove(self, watchID: watchID)
+        var response = WatchResponse()
+        response.header = core.header(revision: hub.currentRevision)
+        response.watchID = watchID
+        response.canceled = true
+        enqueue(response)
+    }
+
+    /// RequestProgress: answered with the current revision and watch ID -1, but only when every
+    /// watcher on the stream is synced.
+    private func progress() {
+        guard let revision = hub.progressRevision(for: self) else { return }
+        var response = WatchResponse()
+        response.header = core.header(revision: revision)
+        response.watchID = -1
+        enqueue(response)
+    }
+
+    func receivedEnd() {
+        // The client stopped sending requests; events keep flowing until it closes the stream.
+    }
+
+    func cancelled() {
+        hub.removeAll(self)
+        lock.withLock { active.removeAll() }
+    }
+
+    // MARK: WatchSink (called by the hub)
+
+    func send(events: [WatchEvent], to watchID: Int64, revision: Int64, spec: WatchSpec) {
+        lock.withLock {
+            guard active.contains(watchID) else { return }
+            let header = core.header(revision: revision)
+            let encoded = events.map { $0.encodedEvent(withPrevious: spec.prevKV) }
+            let limit = Int(core.config.maxRequestBytes)
+            if spec.fragment && encoded.reduce(0, { $0 + $1.count }) > limit {
+                // Split into responses that each stay under the request size limit; all but the
+                // last carry fragment=true.
+                var start = 0
+                while start < encoded.count {
+                    var end = start
+                    var size = 0
+                    while end < encoded.count && (end == start || size + encoded[end].count <= limit) {
+                        size += encoded[end].count
+                        end += 1
+                    }
+                    appendResponse(header: header, watchID: watchID, events: encoded[start..<end],
+                                   fragment: end < encoded.count)
+                    start = end
+                }
+            } else {
+                appendResponse(header: header, watchID: watchID, events: encoded[...], fragment: false)
+            }
+        }
+    }
+
+    func sendCompacted(watchID: Int64, compactRevision: Int64, currentRevision: Int64) {
+        lock.withLock {
+            guard active.remove(watchID) != nil else { return }
+            var response = WatchResponse()
+            response.header = core.header(revision: currentRevision)
+            response.watchID = watchID
+            response.compactRevision = compactRevision
+            response.canceled = true
+            pending += MessageFraming.frame(response.serializedBytes())
+        }
+    }
+
+    func sendProgress(watchID: Int64, revision: Int64) {
+        lock.withLock {
+            guard active.contains(watchID) else { return }
+            var response = WatchResponse()
+            response.header = core.header(revision: revision)
+            response.watchID = watchID
+            pending += MessageFraming.frame(response.serializedBytes())
+        }
+    }
+
+    func flush() {
+        let bytes = lock.withLock { () -> [UInt8] in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        if !bytes.isEmpty { call.sendFramed(bytes) }
+    }
+
+    var backlogBytes: Int { call.outstandingBytes + lock.withLock { pending.count } }
+
+    private func enqueue(_ response: WatchResponse) {
+        lock.withLock { pending += MessageFraming.frame(response.serializedBytes()) }
+    }
+
+    /// Appends a framed WatchResponse built around already-encoded events (under the lock).
+    private func appendResponse(header: ResponseHeader, watchID: Int64, events: ArraySlice<[UInt8]>, fragment: Bool) {
+        var writer = ProtoWriter(capacity: 64 + events.reduce(0) { $0 + $1.count + 6 })
+        writer.writeMessage(1, header)
+        writer.writeInt64(2, watchID)
+        writer.writeBool(7, fragment)
+        for event in events { writer.writeBytesAlways(11, event) }
+        pending += MessageFraming.frame(writer.bytes)
+    }
+}
