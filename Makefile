@@ -27,10 +27,16 @@ reference:
 	@scripts/fetch-reference-etcd.sh $(REFERENCE_DIR) >/dev/null
 
 # The integration tests start .build/debug/etcd (built with the tests) and drive it with the
-# stock etcdctl; the differential tests also start the reference etcd.
+# stock etcdctl; the differential tests also start the reference etcd; the watch load test runs
+# the release build under the Go client.
+GO_TOOLS := .build/go-tools
 test: reference
+	@scripts/install-deps.sh go
+	scripts/build-go-tools.sh $(GO_TOOLS) >/dev/null
+	$(SWIFT) build -c release --product etcd
 	$(SWIFT) build --build-tests
 	ETCD_BINARY=$(CURDIR)/.build/debug/etcd REFERENCE_ETCD=$(CURDIR)/$(REFERENCE_ETCD) \
+		ETCD_RELEASE_BINARY=$(CURDIR)/.build/release/etcd GO_TOOLS=$(CURDIR)/$(GO_TOOLS) \
 		$(SWIFT) test --skip-build
 
 # etcd 3.4's own end-to-end suite against our server and the stock etcdctl (long; not in CI).
@@ -40,7 +46,7 @@ conformance: build
 # Side-by-side throughput of the reference etcd and ours, reported as ratios.
 bench: build reference
 	@scripts/install-deps.sh go
-	scripts/bench.sh $(CURDIR)/.build/release/etcd $(CURDIR)/$(REFERENCE_ETCD)
+	BENCH_DIR=$(CURDIR)/bench-results scripts/bench.sh $(CURDIR)/.build/release/etcd $(CURDIR)/$(REFERENCE_ETCD)
 
 # The Raft core under the deterministic simulator: SEEDS seeds, each with 3 and with 5 members,
 # all faults on. A failing seed is printed with the command that reproduces it.

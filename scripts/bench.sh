@@ -5,6 +5,8 @@
 # Workloads (the Go client, as etcd's benchmark tool and the Kubernetes apiserver use it):
 #   put-1       one client, one connection, sequential puts (latency bound)
 #   put-100     100 clients over 10 connections (throughput bound)
+#   watch-100   100 watchers on one key, 2000 puts: event delivery latency (put start to arrival)
+#   keepalive   100 leases renewed as fast as possible over 10 connections
 # Each workload runs ROUNDS times per server, alternating servers; the median is reported.
 set -euo pipefail
 ours=${1:?ours}; reference=${2:?reference}
@@ -13,13 +15,8 @@ PUT1_TOTAL=${PUT1_TOTAL:-10000}
 PUT100_TOTAL=${PUT100_TOTAL:-100000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$here/bench-results}
-mkdir -p "$work/gopath/src"
-ln -sfn "$here/bench/putload" "$work/gopath/src/putload"
-tool=$work/putload
-if [ ! -x "$tool" ] || [ "$here/bench/putload/main.go" -nt "$tool" ]; then
-  (cd "$work/gopath/src/putload" && GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOCACHE="$work/gocache" \
-     GOFLAGS= go build -o "$tool" .)
-fi
+tool=$("$here/scripts/build-go-tools.sh" "$work")/putload
+watchtool=$(dirname "$tool")/watchload
 
 port=$(( 30000 + RANDOM % 20000 ))
 start_server() { # binary dir
@@ -42,19 +39,28 @@ measure() { # binary workload -> requests per second (and latency JSON in $work)
   local binary=$1 workload=$2 out
   start_server "$binary" "$work/server"
   case $workload in
-    put-1)   out=$("$tool" -endpoint "127.0.0.1:$port" -clients 1 -conns 1 -total "$PUT1_TOTAL") ;;
-    put-100) out=$("$tool" -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
+    put-1)     out=$("$tool" -endpoint "127.0.0.1:$port" -clients 1 -conns 1 -total "$PUT1_TOTAL") ;;
+    put-100)   out=$("$tool" -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
+    watch-100) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode fanout -watchers 100 -streams 1 -puts 2000) ;;
+    keepalive) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode keepalive -leases 100 -clients 10 -duration 5s) ;;
   esac
   stop_server
   echo "$out" >>"$work/raw.jsonl"
-  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print("%.1f %.3f %.3f" % (d["requests_per_second"], d["p50_ms"], d["p99_ms"]))' "$out"
+  # The figure compared: throughput where it is one, otherwise the inverse of p99 latency.
+  python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+if "requests_per_second" in d: main = d["requests_per_second"]
+elif "per_second" in d: main = d["per_second"]
+else: main = 1000.0 / max(d["p99_ms"], 0.001)
+print("%.1f %.3f %.3f" % (main, d["p50_ms"], d["p99_ms"]))' "$out"
 }
 
 median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 : >"$work/raw.jsonl"
-printf '%-8s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
-for workload in put-1 put-100; do
+printf '%-10s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
+for workload in put-1 put-100 watch-100 keepalive; do
   ref_runs=(); our_runs=(); ref_lat=""; our_lat=""
   for _ in $(seq "$ROUNDS"); do
     r=$(measure "$reference" $workload); ref_runs+=("${r%% *}"); ref_lat="${r#* }"
@@ -63,5 +69,6 @@ for workload in put-1 put-100; do
   ref=$(printf '%s\n' "${ref_runs[@]}" | median)
   our=$(printf '%s\n' "${our_runs[@]}" | median)
   ratio=$(python3 -c "print('%.2f' % ($our / $ref))")
-  printf '%-8s %10s/s %10s/s %7sx   %s | %s\n' $workload "$ref" "$our" "$ratio" "$ref_lat" "$our_lat"
+  unit=/s; [ "$workload" = watch-100 ] && unit="  "  # watch: 1000/p99 (higher is better)
+  printf '%-10s %10s%s %10s%s %7sx   %s | %s\n' $workload "$ref" "$unit" "$our" "$unit" "$ratio" "$ref_lat" "$our_lat"
 done

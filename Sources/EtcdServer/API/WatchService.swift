@@ -194,12 +194,16 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         }
     }
 
+    /// Hands the queued responses to the connection. Taking the bytes and handing them over
+    /// happen under one lock: the hub's publishing and catch-up threads both flush, and a batch
+    /// taken first must also reach the connection first, or a watcher moving from catch-up to
+    /// live delivery would see its live events before its last caught-up ones.
     func flush() {
-        let bytes = lock.withLock { () -> [UInt8] in
-            defer { pending.removeAll(keepingCapacity: true) }
-            return pending
+        lock.withLock {
+            guard !pending.isEmpty else { return }
+            call.sendFramed(pending)
+            pending.removeAll(keepingCapacity: true)
         }
-        if !bytes.isEmpty { call.sendFramed(bytes) }
     }
 
     var backlogBytes: Int { call.outstandingBytes + lock.withLock { pending.count } }

@@ -17,6 +17,15 @@ enum Binaries {
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// The optimized build, for load tests (falls back to the debug build).
+    static var releaseEtcd: String { ProcessInfo.processInfo.environment["ETCD_RELEASE_BINARY"] ?? etcd }
+
+    /// The Go-client tools from bench/ (built by `make test`).
+    static func goTool(_ name: String) -> String? {
+        let dirs = [ProcessInfo.processInfo.environment["GO_TOOLS"], ".build/go-tools"].compactMap { $0 }
+        return dirs.map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     static let etcdctl = "/usr/bin/etcdctl"
     static let python = "/usr/bin/python3"
 }

@@ -1,0 +1,38 @@
+import Foundation
+import Testing
+
+/// Watch fan-out under load through the Go client: every watcher receives every event, once,
+/// in revision order.
+@Suite(.serialized) struct WatchLoadTests {
+    struct Outcome: Decodable {
+        var ok: Bool
+        var deliveries: Int
+        var failed_watchers: Int
+        var first_error: String
+    }
+
+    func fanout(watchers: Int, streams: Int, puts: Int) throws {
+        guard let tool = Binaries.goTool("watchload") else {
+            Issue.record("watchload not built; run `make test` (GO_TOOLS)")
+            return
+        }
+        let server = ServerProcess(binary: Binaries.releaseEtcd, name: "load")
+        try server.start()
+        defer { server.stop() }
+        let result = try run(tool, ["-endpoint", server.endpoint, "-mode", "fanout", "-watchers", "\(watchers)",
+                                    "-streams", "\(streams)", "-puts", "\(puts)"])
+        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
+        #expect(outcome.ok, "\(outcome.first_error) \(result.stderr)")
+        #expect(outcome.failed_watchers == 0)
+        #expect(outcome.deliveries == watchers * puts)
+    }
+
+    @Test func thousandWatchersOnOneStream() throws {
+        try fanout(watchers: 1000, streams: 1, puts: 10_000)
+    }
+
+    @Test func thousandWatchersOnTenStreams() throws {
+        try fanout(watchers: 1000, streams: 10, puts: 10_000)
+    }
+}

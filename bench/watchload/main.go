@@ -1,0 +1,217 @@
+// watchload checks and measures watch fan-out and lease keep-alives through the Go client
+// (clientv3), as Kubernetes uses them.
+//
+//	watchload -mode fanout -watchers 1000 -streams 1 -puts 10000
+//	    every watcher watches one key; one writer puts it -puts times. Each watcher must get
+//	    every event exactly once and in revision order. Prints delivery latency (put start to
+//	    event arrival) percentiles and whether the check passed.
+//	watchload -mode keepalive -leases 100 -clients 10 -duration 5s
+//	    keep-alive round trips per second over -clients connections.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/clientv3"
+)
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+func connect(endpoint string) *clientv3.Client {
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second,
+		MaxCallRecvMsgSize: 1 << 30})
+	if err != nil {
+		fail(err)
+	}
+	return c
+}
+
+func main() {
+	endpoint := flag.String("endpoint", "127.0.0.1:2379", "endpoint")
+	mode := flag.String("mode", "fanout", "fanout or keepalive")
+	watchers := flag.Int("watchers", 100, "watchers (fanout)")
+	streams := flag.Int("streams", 1, "gRPC watch streams the watchers share (fanout)")
+	puts := flag.Int("puts", 1000, "puts (fanout)")
+	leases := flag.Int("leases", 100, "leases (keepalive)")
+	clients := flag.Int("clients", 10, "connections (keepalive)")
+	duration := flag.Duration("duration", 5*time.Second, "run time (keepalive)")
+	flag.Parse()
+	switch *mode {
+	case "fanout":
+		fanout(*endpoint, *watchers, *streams, *puts)
+	case "keepalive":
+		keepalive(*endpoint, *leases, *clients, *duration)
+	default:
+		fail(fmt.Errorf("unknown mode %q", *mode))
+	}
+}
+
+func fanout(endpoint string, watchers, streams, puts int) {
+	writer := connect(endpoint)
+	key := fmt.Sprintf("watchload/%d", time.Now().UnixNano())
+	start, err := writer.Get(context.Background(), key)
+	if err != nil {
+		fail(err)
+	}
+	firstRev := start.Header.Revision + 1
+	sent := make([]int64, puts) // unix nanos when put i started (revision firstRev+i)
+	latencies := make([][]time.Duration, watchers)
+	errors := make([]string, watchers)
+	var ready, done sync.WaitGroup
+	for s := 0; s < streams; s++ {
+		c := connect(endpoint)
+		defer c.Close()
+		for w := s; w < watchers; w += streams {
+			ready.Add(1)
+			done.Add(1)
+			go func(w int, c *clientv3.Client) {
+				defer done.Done()
+				ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+				defer cancel()
+				ch := c.Watch(ctx, key, clientv3.WithRev(firstRev), clientv3.WithCreatedNotify())
+				<-ch // created
+				ready.Done()
+				next := firstRev
+				lat := make([]time.Duration, 0, puts)
+				for resp := range ch {
+					if err := resp.Err(); err != nil {
+						errors[w] = err.Error()
+						return
+					}
+					now := time.Now().UnixNano()
+					for _, ev := range resp.Events {
+						if ev.Kv.ModRevision != next {
+							errors[w] = fmt.Sprintf("watcher %d: got revision %d, want %d", w, ev.Kv.ModRevision, next)
+							return
+						}
+						lat = append(lat, time.Duration(now-atomic.LoadInt64(&sent[next-firstRev])))
+						next++
+					}
+					if next == firstRev+int64(puts) {
+						latencies[w] = lat
+						return
+					}
+				}
+				errors[w] = fmt.Sprintf("watcher %d: stream ended at revision %d", w, next)
+			}(w, c)
+		}
+	}
+	ready.Wait()
+	begin := time.Now()
+	for i := 0; i < puts; i++ {
+		atomic.StoreInt64(&sent[i], time.Now().UnixNano())
+		resp, err := writer.Put(context.Background(), key, fmt.Sprintf("v%d", i))
+		if err != nil {
+			fail(err)
+		}
+		if resp.Header.Revision != firstRev+int64(i) {
+			fail(fmt.Errorf("another writer interfered: put %d got revision %d", i, resp.Header.Revision))
+		}
+	}
+	finished := make(chan struct{})
+	go func() { done.Wait(); close(finished) }()
+	timedOut := false
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Minute):
+		timedOut = true
+	}
+	elapsed := time.Since(begin)
+	var all []time.Duration
+	failures := 0
+	for w := range errors {
+		if errors[w] != "" || latencies[w] == nil {
+			failures++
+		}
+		all = append(all, latencies[w]...)
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
+	}
+	var firstError string
+	for _, e := range errors {
+		if e != "" {
+			firstError = e
+			break
+		}
+	}
+	out := map[string]interface{}{
+		"watchers": watchers, "streams": streams, "puts": puts, "deliveries": len(all),
+		"failed_watchers": failures, "timed_out": timedOut, "first_error": firstError, "seconds": elapsed.Seconds(),
+		"p50_ms": pct(0.5), "p99_ms": pct(0.99), "ok": failures == 0 && !timedOut,
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+	if failures != 0 || timedOut {
+		os.Exit(1)
+	}
+}
+
+func keepalive(endpoint string, leases, clients int, duration time.Duration) {
+	cs := make([]*clientv3.Client, clients)
+	for i := range cs {
+		cs[i] = connect(endpoint)
+		defer cs[i].Close()
+	}
+	ids := make([]clientv3.LeaseID, leases)
+	for i := range ids {
+		resp, err := cs[i%clients].Grant(context.Background(), 60)
+		if err != nil {
+			fail(err)
+		}
+		ids[i] = resp.ID
+	}
+	var count, failures int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(duration)
+	var lat []time.Duration
+	var latMu sync.Mutex
+	for i := range ids {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1024)
+			for time.Now().Before(deadline) {
+				t := time.Now()
+				if _, err := cs[i%clients].KeepAliveOnce(context.Background(), ids[i]); err != nil {
+					atomic.AddInt64(&failures, 1)
+					continue
+				}
+				local = append(local, time.Since(t))
+				atomic.AddInt64(&count, 1)
+			}
+			latMu.Lock()
+			lat = append(lat, local...)
+			latMu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	out := map[string]interface{}{
+		"leases": leases, "clients": clients, "keepalives": count, "failures": failures,
+		"per_second": float64(count) / duration.Seconds(), "p50_ms": pct(0.5), "p99_ms": pct(0.99),
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
