@@ -180,9 +180,11 @@ struct CommandResult: Equatable, CustomStringConvertible {
     var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
 }
 
-/// Runs a program to completion, feeding `stdin`.
+/// Runs a program to completion, feeding `stdin`. With a timeout, the program is interrupted
+/// (SIGINT, then SIGKILL) after that many seconds; long-running commands like `etcdctl watch`
+/// are collected that way.
 func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
-         environment: [String: String]? = nil) throws -> CommandResult {
+         environment: [String: String]? = nil, timeout: TimeInterval? = nil) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -193,7 +195,16 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
     process.standardInput = input
     try process.run()
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try? input.fileHandleForWriting.close()
+    // An interactive command reads until end of input: keep stdin open until the timeout.
+    if timeout == nil || stdin == nil { try? input.fileHandleForWriting.close() }
+    if let timeout {
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+            kill(pid, SIGINT)
+            try? input.fileHandleForWriting.close()
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { kill(pid, SIGKILL) }
+        }
+    }
     // Read both pipes concurrently so neither fills up.
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
