@@ -69,8 +69,10 @@ let package = Package(
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "EtcdProto", "LMDB"]),
-        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNghttp2"]),
-        .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP2", "CNghttp2"]),
+        // An in-memory nghttp2 client shared by the HTTP/2 and gRPC tests.
+        .target(name: "HTTP2TestSupport", dependencies: ["HTTP2", "CNghttp2"], path: "Tests/HTTP2TestSupport"),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "CNghttp2", "HTTP2TestSupport"]),
+        .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP2", "CNghttp2", "HTTP2TestSupport"]),
         // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).
         .testTarget(name: "IntegrationTests", exclude: ["Scripts"]),
         .testTarget(

@@ -1,4 +1,5 @@
 import CNghttp2
+import HTTP2TestSupport
 import Testing
 @testable import HTTP2
 

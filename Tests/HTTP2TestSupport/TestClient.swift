@@ -1,16 +1,17 @@
 import CNghttp2
-@testable import HTTP2
+import HTTP2
 
-/// An nghttp2 client session for tests: it talks to a server session through memory.
-final class TestClient {
-    private(set) var session: OpaquePointer!
+/// An nghttp2 client session for tests: it talks to a server session through memory. Shared by
+/// the HTTP2 and GRPC test targets.
+public final class TestClient {
+    public private(set) var session: OpaquePointer!
     /// Events in arrival order.
-    var events: [Event] = []
-    var receivedSettings: [Int32: UInt32] = [:]
-    var goAwayCode: UInt32?
-    var pingAcks = 0
+    public var events: [Event] = []
+    public var receivedSettings: [Int32: UInt32] = [:]
+    public var goAwayCode: UInt32?
+    public var pingAcks = 0
 
-    enum Event: Equatable {
+    public enum Event: Equatable {
         case headers(stream: Int32, [HeaderField])
         case data(stream: Int32, count: Int)
         case closed(stream: Int32, code: UInt32)
@@ -18,7 +19,7 @@ final class TestClient {
 
     private var pendingHeaders: [Int32: [HeaderField]] = [:]
 
-    init(initialWindow: UInt32 = 1 << 30) {
+    public init(initialWindow: UInt32 = 1 << 30) {
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, user in
@@ -73,18 +74,20 @@ final class TestClient {
 
     /// Opens a POST stream with gRPC headers and a body that is sent at once.
     @discardableResult
-    func request(path: String, body: [UInt8] = [], endStream: Bool = true) -> Int32 {
-        let headers = [HeaderField(":method", "POST"), HeaderField(":scheme", "http"), HeaderField(":path", path),
+    public func request(path: String, body: [UInt8] = [], endStream: Bool = true, extraHeaders: [HeaderField] = []) -> Int32 {
+        let headers = extraHeaders + [HeaderField(":method", "POST"), HeaderField(":scheme", "http"), HeaderField(":path", path),
                        HeaderField(":authority", "test"), HeaderField("content-type", "application/grpc"),
                        HeaderField("te", "trailers")]
-        var flat: [[UInt8]] = headers.flatMap { [Array($0.name.utf8), Array($0.value.utf8)] }
+        // Pseudo-headers must come first.
+        let ordered = headers.filter { $0.name.hasPrefix(":") } + headers.filter { !$0.name.hasPrefix(":") }
+        var flat: [[UInt8]] = ordered.flatMap { [Array($0.name.utf8), Array($0.value.utf8)] }
         let pointers = flat.indices.map { i -> UnsafeMutablePointer<UInt8> in
             let p = UnsafeMutablePointer<UInt8>.allocate(capacity: flat[i].count)
             p.initialize(from: &flat[i], count: flat[i].count)
             return p
         }
         defer { pointers.forEach { $0.deallocate() } }
-        var nva = headers.indices.map { i in
+        var nva = ordered.indices.map { i in
             nghttp2_nv(name: pointers[2 * i], value: pointers[2 * i + 1], namelen: flat[2 * i].count,
                        valuelen: flat[2 * i + 1].count, flags: 0)
         }
@@ -113,17 +116,17 @@ final class TestClient {
     private var bodies: [[UInt8]] = []
     private var bodyOffsets: [Int: Int] = [:]
 
-    func ping() {
+    public func ping() {
         var payload: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8]
         nghttp2_submit_ping(session, 0, &payload)
     }
 
-    func reset(_ stream: Int32) {
+    public func reset(_ stream: Int32) {
         nghttp2_submit_rst_stream(session, 0, stream, NGHTTP2_CANCEL.rawValue)
     }
 
     /// Bytes the client wants to send.
-    func output() -> [UInt8] {
+    public func output() -> [UInt8] {
         var out: [UInt8] = []
         while true {
             var pointer: UnsafePointer<UInt8>?
@@ -134,13 +137,13 @@ final class TestClient {
         return out
     }
 
-    func receive(_ bytes: [UInt8]) {
+    public func receive(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { _ = nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
     }
 }
 
 /// Moves bytes between a client and a server session until neither has anything to say.
-func exchange(_ client: TestClient, _ server: HTTP2ServerSession, serverChunk: Int = 1 << 20) throws {
+public func exchange(_ client: TestClient, _ server: HTTP2ServerSession, serverChunk: Int = 1 << 20) throws {
     for _ in 0..<1000 {
         let toServer = client.output()
         if !toServer.isEmpty { try toServer.withUnsafeBytes { try server.receive($0) } }
