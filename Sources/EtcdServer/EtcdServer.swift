@@ -108,7 +108,7 @@ public final class EtcdServer: Sendable {
                             clock: { DispatchTime.now().uptimeNanoseconds })
         let leases = try LeaseStore(store: store, lessor: lessor)
         // Leases as of the applied index first; replaying the log brings them up to date.
-        try leases.restore(from: store)
+        try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
         let applier = Applier(store: store, membership: membership, leases: leases, logger: logger)
         let pipeline = ApplyPipeline(wal: wal, store: store, applier: applier, term: term, appliedIndex: applied,
                                      logger: logger)

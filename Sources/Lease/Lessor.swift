@@ -95,12 +95,14 @@ public final class Lessor: @unchecked Sendable {
         lock.withLock { _ = leases[id]?.keys.remove(key) }
     }
 
-    /// Restores persisted leases after a restart: every lease gets its full TTL again (as etcd
-    /// does without checkpointing).
-    public func restore(_ records: [Record], attachments: [(key: [UInt8], lease: ID)]) {
+    /// Restores persisted leases after a restart: every lease gets its full TTL again, plus
+    /// `extraNanoseconds` (etcd adds an election timeout when a leader takes over its leases).
+    public func restore(_ records: [Record], attachments: [(key: [UInt8], lease: ID)], extraNanoseconds: UInt64 = 0) {
         lock.withLock {
             for record in records {
-                leases[record.id] = Lease(ttlSeconds: record.ttlSeconds, expiry: expiry(afterSeconds: record.ttlSeconds))
+                let expiry = expiry(afterSeconds: record.ttlSeconds)
+                leases[record.id] = Lease(ttlSeconds: record.ttlSeconds,
+                                          expiry: expiry.addingReportingOverflow(extraNanoseconds).overflow ? .max : expiry + extraNanoseconds)
             }
             for (key, id) in attachments { leases[id]?.keys.insert(key) }
         }
@@ -142,8 +144,9 @@ public final class Lessor: @unchecked Sendable {
         }
     }
 
+    /// Every lease, soonest expiry first (etcd's order).
     public func ids() -> [ID] {
-        lock.withLock { Array(leases.keys) }
+        lock.withLock { leases.sorted { ($0.value.expiry, $0.key) < ($1.value.expiry, $1.key) }.map(\.key) }
     }
 
     /// Leases past their expiry that no revoke is pending for; they are marked as being revoked.

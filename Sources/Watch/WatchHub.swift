@@ -78,7 +78,9 @@ public final class WatchHub: @unchecked Sendable {
     public func add(_ sink: WatchSink, watchID: Int64, spec: WatchSpec) -> Int64 {
         let key = WatcherKey(sink: ObjectIdentifier(sink), watchID: watchID)
         let (revision, behind) = lock.withLock { () -> (Int64, Bool) in
-            let start = spec.startRevision <= 0 ? lastPublished + 1 : spec.startRevision
+            // 0 means "from the next revision"; a negative start is behind like any past one (and
+            // is cancelled as compacted once it is below the compaction revision, as in etcd).
+            let start = spec.startRevision == 0 ? lastPublished + 1 : spec.startRevision
             let behind = start <= lastPublished
             watchers[key] = Watcher(sink: sink, watchID: watchID, spec: spec, nextRevision: start, synced: !behind)
             if behind { unsynced.insert(key) } else { index(key, spec) }

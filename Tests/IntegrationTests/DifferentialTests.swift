@@ -5,10 +5,13 @@ import Testing
 struct Step: CustomStringConvertible {
     var arguments: [String]
     var stdin: String?
+    /// For commands that run until stopped (watch, keep-alive): interrupt after this long.
+    var timeout: TimeInterval?
 
-    init(_ arguments: String..., stdin: String? = nil) {
+    init(_ arguments: String..., stdin: String? = nil, timeout: TimeInterval? = nil) {
         self.arguments = arguments
         self.stdin = stdin
+        self.timeout = timeout
     }
 
     var description: String { "etcdctl " + arguments.joined(separator: " ") + (stdin.map { " <<< \($0.debugDescription)" } ?? "") }
@@ -19,6 +22,7 @@ struct Step: CustomStringConvertible {
 /// Only what is arbitrary is normalized: endpoints and etcdctl's client-side retry warnings,
 /// which carry random client IDs.
 enum Differential {
+    /// Runs `steps`; a step may refer to the lease granted by an earlier `lease grant` as LEASE.
     static func compare(_ steps: [Step], name: String) throws -> [String] {
         guard let reference = Binaries.referenceEtcd else {
             Issue.record("reference etcd not found; run `make reference` (REFERENCE_ETCD)")
@@ -33,9 +37,25 @@ enum Differential {
         try ours.start()
         defer { ours.stop() }
         var mismatches: [String] = []
+        var leases: [ObjectIdentifier: String] = [:]
+        func execute(_ step: Step, on server: ServerProcess) throws -> CommandResult {
+            let arguments = step.arguments.map { $0 == "LEASE" ? leases[ObjectIdentifier(server)] ?? "0" : $0 }
+            let result: CommandResult
+            if let timeout = step.timeout {
+                result = try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)"] + arguments, stdin: step.stdin,
+                                 environment: ["ETCDCTL_API": "3"], timeout: timeout)
+            } else {
+                result = try etcdctl(server, arguments, stdin: step.stdin)
+            }
+            // "lease 694d7b1ca6ae0a04 granted with TTL(60s)": later steps use the ID as LEASE.
+            if step.arguments.starts(with: ["lease", "grant"]), let id = result.stdout.split(separator: " ").dropFirst().first {
+                leases[ObjectIdentifier(server)] = String(id)
+            }
+            return result
+        }
         for step in steps {
-            let expected = normalize(try etcdctl(theirs, step.arguments, stdin: step.stdin), theirs)
-            let actual = normalize(try etcdctl(ours, step.arguments, stdin: step.stdin), ours)
+            let expected = normalize(try execute(step, on: theirs), theirs)
+            let actual = normalize(try execute(step, on: ours), ours)
             if expected != actual {
                 mismatches.append("\(step)\n--- reference\n\(expected)\n--- ours\n\(actual)")
             }
@@ -45,10 +65,17 @@ enum Differential {
 
     static func normalize(_ result: CommandResult, _ server: ServerProcess) -> CommandResult {
         func clean(_ text: String) -> String {
-            text.split(separator: "\n", omittingEmptySubsequences: false)
+            var text = text.split(separator: "\n", omittingEmptySubsequences: false)
                 .filter { !$0.hasPrefix("{\"level\":\"warn\"") }
                 .joined(separator: "\n")
                 .replacingOccurrences(of: server.endpoint, with: "ENDPOINT")
+            // Lease IDs are time-based: 16 hex digits in text, decimal in JSON and fields output.
+            for (pattern, replacement) in [("\\b[0-9a-f]{16}\\b", "LEASEID"),
+                                           ("(\"(ID|id|lease)\"\\s?:\\s?)[1-9][0-9]{6,}", "$1LEASEID"),
+                                           ("remaining\\([0-9]+s\\)", "remaining(Ns)")] {
+                text = text.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
+            }
+            return text
         }
         return CommandResult(status: result.status, stdout: clean(result.stdout), stderr: clean(result.stderr))
     }
@@ -113,6 +140,38 @@ enum Differential {
             Step("get", "foo", "--rev=5"), Step("-w", "json", "compaction", "6"),
         ]
         let mismatches = try Differential.compare(steps, name: "diff-del-txn")
+        #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n\n"))")
+    }
+
+    @Test func leases() throws {
+        let steps: [Step] = [
+            Step("lease", "grant", "60"), Step("put", "k1", "v1", "--lease=LEASE"), Step("put", "k2", "v2", "--lease=LEASE"),
+            Step("lease", "timetolive", "LEASE"), Step("-w", "json", "lease", "timetolive", "LEASE"),
+            Step("lease", "list"), Step("lease", "keep-alive", "--once", "LEASE"),
+            Step("-w", "json", "get", "k1"), Step("put", "k2", "plain"), Step("-w", "fields", "get", "k2"),
+            Step("put", "k3", "v", "--lease=1234abcd"), Step("put", "k4", "v", "--lease=zz"),
+            Step("lease", "revoke", "LEASE"), Step("get", "k", "--prefix"), Step("lease", "timetolive", "LEASE"),
+            Step("lease", "revoke", "LEASE"), Step("lease", "keep-alive", "--once", "LEASE"),
+            Step("lease", "grant", "1"), Step("-w", "json", "lease", "revoke", "LEASE"),
+            Step("lease", "grant", "9000000001"), Step("lease", "timetolive", "1234abcd"), Step("lease", "list"),
+        ]
+        let mismatches = try Differential.compare(steps, name: "diff-lease")
+        #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n\n"))")
+    }
+
+    @Test func watches() throws {
+        let steps: [Step] = [
+            Step("put", "w/a", "1"), Step("put", "w/b", "2"), Step("put", "w/a", "3"), Step("del", "w/b"),
+            Step("txn", stdin: "\nput w/c x\nput w/d y\ndel w/a\n\n\n"),
+            Step("watch", "w/a", "--rev=1", timeout: 1.5), Step("watch", "w/", "--prefix", "--rev=2", "--prev-kv", timeout: 1.5),
+            Step("-w", "json", "watch", "w/", "--prefix", "--rev=1", timeout: 1.5),
+            Step("-w", "fields", "watch", "w/b", "--rev=3", "--prev-kv", timeout: 1.5),
+            Step("watch", "w/a", "w/c", "--rev=1", timeout: 1.5), Step("watch", "w/c", "w/a", timeout: 1.5),
+            Step("watch", "--interactive", stdin: "watch w/d --rev=6\nbogus\n", timeout: 1.5),
+            Step("compaction", "4"), Step("watch", "w/a", "--rev=2", timeout: 1.5),
+            Step("-w", "json", "watch", "w/a", "--rev=3", timeout: 1.5), Step("watch", "w/", "--prefix", "--rev=4", timeout: 1.5),
+        ]
+        let mismatches = try Differential.compare(steps, name: "diff-watch")
         #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n\n"))")
     }
 }

@@ -59,13 +59,15 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     }
 
     private func create(_ request: WatchCreateRequest) {
+        // An empty key means the smallest key, "\0".
+        let key = request.key.isEmpty ? [0] : request.key
         let range: KeyRange
         if request.rangeEnd.isEmpty {
-            range = .single(request.key)
+            range = .single(key)
         } else if request.rangeEnd == [0] {
-            range = .from(request.key)
+            range = .from(key)
         } else {
-            range = .bounded(start: request.key, end: request.rangeEnd)
+            range = .bounded(start: key, end: request.rangeEnd)
         }
         let id: Int64
         let duplicate: Bool = lock.withLock {
@@ -74,7 +76,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         var response = WatchResponse()
         if duplicate {
             response.header = core.header(revision: hub.currentRevision)
-            response.watchID = request.watchID
+            response.watchID = -1
             response.created = true
             response.canceled = true
             response.cancelReason = "mvcc: duplicate watch ID provided on the WatchStream"
@@ -150,24 +152,27 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
             guard active.contains(watchID) else { return }
             let header = core.header(revision: revision)
             let encoded = events.map { $0.encodedEvent(withPrevious: spec.prevKV) }
-            let limit = Int(core.config.maxRequestBytes)
-            if spec.fragment && encoded.reduce(0, { $0 + $1.count }) > limit {
-                // Split into responses that each stay under the request size limit; all but the
-                // last carry fragment=true.
-                var start = 0
-                while start < encoded.count {
-                    var end = start
-                    var size = 0
-                    while end < encoded.count && (end == start || size + encoded[end].count <= limit) {
-                        size += encoded[end].count
-                        end += 1
-                    }
-                    appendResponse(header: header, watchID: watchID, events: encoded[start..<end],
-                                   fragment: end < encoded.count)
-                    start = end
-                }
-            } else {
+            // etcd's gRPC receive limit doubles as the watch fragment limit.
+            let limit = Int(core.config.maxRequestBytes) + ServerConfig.grpcOverheadBytes
+            let base = ProtoSize.message(1, header) + ProtoSize.int64(2, watchID)
+            let sizes = encoded.map { ProtoSize.bytesAlways(11, $0) }
+            guard spec.fragment, encoded.count >= 2, base + sizes.reduce(0, +) >= limit else {
                 appendResponse(header: header, watchID: watchID, events: encoded[...], fragment: false)
+                return
+            }
+            // Fill each fragment until one more event would reach the limit (a fragment always
+            // holds at least one event); all but the last carry fragment=true.
+            var start = 0
+            while start < encoded.count {
+                var end = start
+                var size = base + ProtoSize.bool(7, true)
+                while end < encoded.count {
+                    size += sizes[end]
+                    if end > start && size >= limit { break }
+                    end += 1
+                }
+                appendResponse(header: header, watchID: watchID, events: encoded[start..<end], fragment: end < encoded.count)
+                start = end
             }
         }
     }
@@ -176,7 +181,10 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         lock.withLock {
             guard active.remove(watchID) != nil else { return }
             var response = WatchResponse()
-            response.header = core.header(revision: currentRevision)
+            // etcd sends this one with no revision in the header.
+            var header = core.header(revision: currentRevision)
+            header.revision = 0
+            response.header = header
             response.watchID = watchID
             response.compactRevision = compactRevision
             response.canceled = true

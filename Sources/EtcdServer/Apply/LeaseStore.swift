@@ -25,7 +25,7 @@ final class LeaseStore: LeaseLookup, @unchecked Sendable {
     }
 
     /// Loads persisted leases and the keys attached to them (after a restart).
-    func restore(from store: KVStore) throws {
+    func restore(from store: KVStore, extraNanoseconds: UInt64) throws {
         let (records, attachments) = try store.read { reader -> ([Lessor.Record], [(key: [UInt8], lease: Int64)]) in
             var records: [Lessor.Record] = []
             let cursor = try reader.txn.cursor(db)
@@ -39,7 +39,7 @@ final class LeaseStore: LeaseLookup, @unchecked Sendable {
             }
             return (records, try reader.leasedKeys())
         }
-        lessor.restore(records, attachments: attachments)
+        lessor.restore(records, attachments: attachments, extraNanoseconds: extraNanoseconds)
     }
 
     static func key(_ value: Int64) -> [UInt8] {

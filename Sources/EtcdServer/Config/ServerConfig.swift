@@ -300,8 +300,9 @@ extension ServerConfig {
         config.maxConcurrentStreams = number("max-concurrent-streams", UInt32.max)
         config.unsafeNoFsync = values["unsafe-no-fsync"].flatMap(FlagParser.parseBool) ?? false
         config.enableGRPCGateway = values["enable-grpc-gateway"].flatMap(FlagParser.parseBool) ?? true
-        if let interval = values["experimental-watch-progress-notify-interval"].flatMap(GoDuration.parse) {
-            config.watchProgressNotifyInterval = interval
+        if let interval = values["experimental-watch-progress-notify-interval"].flatMap(GoDuration.parse), interval > 0 {
+            // As etcd: values below 100 ms are raised to it; 0 keeps the 10-minute default.
+            config.watchProgressNotifyInterval = max(interval, 0.1)
         }
         config.logFormat = values["logger"] == "zap" ? .zap : .capnslog
         let levelName = values["log-level"] ?? "info"
