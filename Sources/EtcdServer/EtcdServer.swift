@@ -111,7 +111,7 @@ public final class EtcdServer: Sendable {
         try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
         let applier = Applier(store: store, membership: membership, leases: leases, logger: logger)
         let pipeline = ApplyPipeline(wal: wal, store: store, applier: applier, term: term, appliedIndex: applied,
-                                     logger: logger)
+                                     logger: logger, syncWrites: !config.unsafeNoFsync)
         try pipeline.replay(replay)
         replay = []
         // Watchers start after replay: the hub's first revision is the recovered one.

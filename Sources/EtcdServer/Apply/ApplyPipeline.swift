@@ -19,6 +19,8 @@ public typealias ApplyCompletion = @Sendable (ApplyResult) -> Void
 /// replace the log thread's "append and sync" with "append, sync and wait for a quorum".
 public final class ApplyPipeline: @unchecked Sendable {
     private let wal: WAL
+    /// False with --unsafe-no-fsync: appends are not fsync'd (a crash may lose acknowledged writes).
+    private let syncWrites: Bool
     private let store: KVStore
     private let applier: Applier
     private let logger: Logger
@@ -46,8 +48,14 @@ public final class ApplyPipeline: @unchecked Sendable {
     /// more remains.
     var backgroundWork: (() -> Bool)?
 
-    init(wal: WAL, store: KVStore, applier: Applier, term: UInt64, appliedIndex: UInt64, logger: Logger) {
+    /// Held while a batch is applied: batches apply one at a time, in log order, by whichever
+    /// thread takes it.
+    private let applyLock = NSLock()
+
+    init(wal: WAL, store: KVStore, applier: Applier, term: UInt64, appliedIndex: UInt64, logger: Logger,
+         syncWrites: Bool = true) {
         self.wal = wal
+        self.syncWrites = syncWrites
         self.store = store
         self.applier = applier
         self.term = term
@@ -130,7 +138,7 @@ public final class ApplyPipeline: @unchecked Sendable {
             }
             do {
                 try wal.append(entries: entries, hardState: HardState(term: term, vote: 0, commit: lastIndex))
-                try wal.sync()
+                if syncWrites { try wal.sync() }
             } catch {
                 // A failed write or fsync may have lost data; continuing could acknowledge
                 // writes that are not durable.
@@ -140,8 +148,17 @@ public final class ApplyPipeline: @unchecked Sendable {
             stateLock.withLock { _committedIndex = lastIndex }
             commitLock.lock()
             for (entry, proposal) in zip(entries, batch) { committed.append((entry, proposal.completion)) }
-            commitLock.signal()
             commitLock.unlock()
+            // With nothing else waiting, applying here saves a thread hand-off on the path of a
+            // lone client's write; under load the apply thread takes it, so the next batch's
+            // fsync overlaps this batch's apply.
+            let idle = proposalLock.withLock { proposals.isEmpty }
+            if idle && applyLock.try() {
+                drainCommitted()
+                applyLock.unlock()
+            } else {
+                commitLock.withLock { commitLock.signal() }
+            }
         }
         proposalLock.lock()
         logThreadDone = true
@@ -157,29 +174,40 @@ public final class ApplyPipeline: @unchecked Sendable {
             while committed.isEmpty && !(stopping && logThreadDone) && !hasBackgroundWork {
                 if !commitLock.wait(until: Date(timeIntervalSinceNow: 1)) { break }
             }
-            let batch = committed
-            committed.removeAll(keepingCapacity: true)
-            let finished = batch.isEmpty && stopping && logThreadDone
+            let finished = committed.isEmpty && stopping && logThreadDone
             commitLock.unlock()
-            if !batch.isEmpty {
-                let results: [ApplyResult]
-                do {
-                    results = try applyBatch(batch)
-                } catch {
-                    logger.fatal("failed to apply committed entries to the backend", ["error": "\(error)"])
-                }
-                for ((_, completion), result) in zip(batch, results) {
-                    completion?(result)
-                }
+            applyLock.withLock {
+                drainCommitted()
+                hasBackgroundWork = backgroundWork?() ?? false
+                syncStoreIfDue()
             }
-            hasBackgroundWork = backgroundWork?() ?? false
-            syncStoreIfDue()
             if finished { break }
         }
         commitLock.lock()
         applyThreadDone = true
         commitLock.broadcast()
         commitLock.unlock()
+    }
+
+    /// Applies every committed entry not applied yet, then completes their proposals. Called with
+    /// `applyLock` held.
+    private func drainCommitted() {
+        while true {
+            let batch = commitLock.withLock { () -> [(Entry, ApplyCompletion?)] in
+                defer { committed.removeAll(keepingCapacity: true) }
+                return committed
+            }
+            if batch.isEmpty { return }
+            let results: [ApplyResult]
+            do {
+                results = try applyBatch(batch)
+            } catch {
+                logger.fatal("failed to apply committed entries to the backend", ["error": "\(error)"])
+            }
+            for ((_, completion), result) in zip(batch, results) {
+                completion?(result)
+            }
+        }
     }
 
     private var hasBackgroundWork = false

@@ -201,8 +201,12 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
         let pid = process.processIdentifier
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
             kill(pid, SIGINT)
-            try? input.fileHandleForWriting.close()
-            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { kill(pid, SIGKILL) }
+            // Close stdin only after the interrupt has had its effect, so that an interactive
+            // command ends by the signal, never by end of input (which exits differently).
+            DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+                try? input.fileHandleForWriting.close()
+                kill(pid, SIGKILL)
+            }
         }
     }
     // Read both pipes concurrently so neither fills up.
