@@ -177,9 +177,11 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         }
     }
 
+    /// The hub has dropped the watcher; its ID stays taken on this stream (as in etcd) until the
+    /// client cancels it, which then gets the usual cancel response.
     func sendCompacted(watchID: Int64, compactRevision: Int64, currentRevision: Int64) {
         lock.withLock {
-            guard active.remove(watchID) != nil else { return }
+            guard active.contains(watchID) else { return }
             var response = WatchResponse()
             // etcd sends this one with no revision in the header.
             var header = core.header(revision: currentRevision)
