@@ -147,6 +147,10 @@ public final class WatchHub: @unchecked Sendable {
         var touched: [ObjectIdentifier: WatchSink] = [:]
         var demoted = false
         lock.withLock {
+            if syncedByKey.isEmpty && syncedRanges.isEmpty {
+                lastPublished = max(lastPublished, changes[changes.count - 1].kv.modRevision)
+                return
+            }
             var start = 0
             while start < changes.count {
                 let revision = changes[start].kv.modRevision

@@ -71,6 +71,7 @@ final class KeepAliveStream: StreamingCallDelegate, @unchecked Sendable {
     }
 
     private func renew(_ id: Int64) {
+        guard !call.isCancelledOrFinished else { return }
         var response = LeaseKeepAliveResponse()
         response.id = id
         switch lessor.renew(id) {
