@@ -83,13 +83,16 @@ public final class ServerCall: @unchecked Sendable {
 
     /// Completes a unary call.
     public func respond(_ result: Result<[UInt8], GRPCStatus>) {
+        // Frame on the caller's thread: copying a large response must not hold up the
+        // connection's thread, which serves every other stream on it.
+        let framed = result.map { MessageFraming.frame($0) }
         onExecutor { call in
-            switch result {
-            case .success(let message):
+            switch framed {
+            case .success(let framed):
                 guard !call.isFinished, let connection = call.connection else { return }
                 call.headersSent = true
                 connection.session.startResponse(call.stream, headers: GRPCConnection.responseHeaders)
-                connection.session.sendData(call.stream, MessageFraming.frame(message))
+                connection.session.sendData(call.stream, framed)
                 call.finishOnExecutor(.ok)
             case .failure(let status):
                 call.finishOnExecutor(status)

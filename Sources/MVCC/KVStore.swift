@@ -29,6 +29,13 @@ public struct RangeOptions: Sendable {
     }
 }
 
+public struct EncodedRangeResult: Sendable {
+    /// Encoded mvccpb.KeyValue messages, in key order.
+    public var kvs: [[UInt8]]
+    public var count: Int
+    public var currentRevision: Int64
+}
+
 public struct RangeResult: Sendable {
     public var kvs: [KeyValue]
     /// Number of keys in the range at the revision read, regardless of `limit`.
@@ -121,22 +128,50 @@ public struct StoreReader<Txn: Transaction> {
 
     /// Reads `range` as of `options.revision`, given the current revision `current`.
     func range(_ range: KeyRange, options: RangeOptions, current: Int64) throws -> RangeResult {
+        var kvs: [KeyValue] = []
+        let (count, revision) = try walkLive(range, options: options, current: current) { bytes, at in
+            do {
+                kvs.append(try KeyValue(serializedBuffer: bytes))
+            } catch {
+                throw MVCCError.corrupt("kv at revision \(at): \(error)")
+            }
+        }
+        return RangeResult(kvs: kvs, count: count, currentRevision: revision)
+    }
+
+    /// Like `range`, but returns each key-value as its stored encoding (an encoded
+    /// mvccpb.KeyValue), for responses that pass values through unchanged.
+    public func rangeEncoded(_ range: KeyRange, options: RangeOptions = RangeOptions()) throws -> EncodedRangeResult {
+        var kvs: [[UInt8]] = []
+        let (count, revision) = try walkLive(range, options: options, current: try currentRevision()) { bytes, _ in
+            kvs.append(Array(bytes))
+        }
+        return EncodedRangeResult(kvs: kvs, count: count, currentRevision: revision)
+    }
+
+    /// Counts the live keys of `range` at the requested revision and hands the stored bytes of
+    /// the first `options.limit` (all when 0) to `take`. Returns the count and `current`.
+    private func walkLive(_ range: KeyRange, options: RangeOptions, current: Int64,
+                          _ take: (UnsafeRawBufferPointer, Revision) throws -> Void) throws -> (Int, Int64) {
         if options.revision > current { throw MVCCError.futureRevision }
         let revision = options.revision <= 0 ? current : options.revision
         if revision < (try compactRevision()) { throw MVCCError.compacted }
-        var kvs: [KeyValue] = []
         var count = 0
-        let wantsValues = !options.countOnly
+        var taken = 0
         let readingLatest = revision >= current
         try store.keyIndex.walk(txn, range: range, atOrBefore: readingLatest ? nil : revision) { _, entry in
             guard !entry.isTombstone else { return true }
             count += 1
-            if wantsValues && (options.limit <= 0 || kvs.count < options.limit) {
-                kvs.append(try store.keyValue(txn, at: entry.revision))
+            if !options.countOnly && (options.limit <= 0 || taken < options.limit) {
+                guard let bytes = try txn.get(store.kv, entry.revision.bytes) else {
+                    throw MVCCError.corrupt("index names revision \(entry.revision) but the kv database lacks it")
+                }
+                try take(bytes, entry.revision)
+                taken += 1
             }
             return true
         }
-        return RangeResult(kvs: kvs, count: count, currentRevision: current)
+        return (count, current)
     }
 
     /// The live value of `key` as of `revision` (nil: current), or nil if absent or deleted.

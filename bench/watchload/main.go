@@ -7,6 +7,9 @@
 //	    event arrival) percentiles and whether the check passed.
 //	watchload -mode keepalive -leases 100 -clients 10 -duration 5s
 //	    keep-alive round trips per second over -clients connections.
+//	watchload -mode shared -big-mb 50
+//	    one connection: a range of -big-mb MiB on one stream while small gets run one after
+//	    another beside it; prints the small gets' latency while the range is in flight.
 package main
 
 import (
@@ -46,12 +49,15 @@ func main() {
 	leases := flag.Int("leases", 100, "leases (keepalive)")
 	clients := flag.Int("clients", 10, "connections (keepalive)")
 	duration := flag.Duration("duration", 5*time.Second, "run time (keepalive)")
+	bigMB := flag.Int("big-mb", 50, "size of the large range in MiB (shared)")
 	flag.Parse()
 	switch *mode {
 	case "fanout":
 		fanout(*endpoint, *watchers, *streams, *puts)
 	case "keepalive":
 		keepalive(*endpoint, *leases, *clients, *duration)
+	case "shared":
+		shared(*endpoint, *bigMB)
 	default:
 		fail(fmt.Errorf("unknown mode %q", *mode))
 	}
@@ -211,6 +217,60 @@ func keepalive(endpoint string, leases, clients int, duration time.Duration) {
 	out := map[string]interface{}{
 		"leases": leases, "clients": clients, "keepalives": count, "failures": failures,
 		"per_second": float64(count) / duration.Seconds(), "p50_ms": pct(0.5), "p99_ms": pct(0.99),
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+func shared(endpoint string, bigMB int) {
+	c := connect(endpoint)
+	defer c.Close()
+	prefix := fmt.Sprintf("shared/%d/", time.Now().UnixNano())
+	value := string(make([]byte, 1<<20))
+	for i := 0; i < bigMB; i++ {
+		if _, err := c.Put(context.Background(), fmt.Sprintf("%sbig/%04d", prefix, i), value); err != nil {
+			fail(err)
+		}
+	}
+	if _, err := c.Put(context.Background(), prefix+"small", "s"); err != nil {
+		fail(err)
+	}
+	var bigDone int32
+	bigErr := make(chan error, 1)
+	start := time.Now()
+	var bigSeconds float64
+	go func() {
+		resp, err := c.Get(context.Background(), prefix+"big/", clientv3.WithPrefix())
+		bigSeconds = time.Since(start).Seconds()
+		if err == nil && len(resp.Kvs) != bigMB {
+			err = fmt.Errorf("range returned %d keys", len(resp.Kvs))
+		}
+		atomic.StoreInt32(&bigDone, 1)
+		bigErr <- err
+	}()
+	var lat []time.Duration
+	for atomic.LoadInt32(&bigDone) == 0 {
+		t := time.Now()
+		if _, err := c.Get(context.Background(), prefix+"small"); err != nil {
+			fail(err)
+		}
+		if atomic.LoadInt32(&bigDone) == 0 {
+			lat = append(lat, time.Since(t))
+		}
+	}
+	if err := <-bigErr; err != nil {
+		fail(err)
+	}
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	out := map[string]interface{}{
+		"big_mb": bigMB, "big_seconds": bigSeconds, "small_gets": len(lat),
+		"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0),
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))

@@ -65,12 +65,45 @@ struct KVService {
     }
 
     static func range(_ request: RangeRequest, core: ServerCore, responder: Responder) {
+        if KVService.passesValuesThrough(request) {
+            return encodedRange(request, core: core, responder: responder)
+        }
         do {
             var response = try core.store.read { reader in
                 try core.semantics.range(request, in: try ReadView(reader))
             }
             core.completeHeader(&response.header)
             responder.succeed(response)
+        } catch {
+            responder.fail(etcdError(error))
+        }
+    }
+
+    /// A range whose key-values go out exactly as stored: no sorting, filtering or keys-only.
+    static func passesValuesThrough(_ r: RangeRequest) -> Bool {
+        r.sortOrderRaw == 0 && r.sortTargetRaw == 0 && !r.keysOnly && !r.countOnly
+            && r.minModRevision == 0 && r.maxModRevision == 0 && r.minCreateRevision == 0 && r.maxCreateRevision == 0
+    }
+
+    /// Range with the stored encodings copied straight into the response: no decode and
+    /// re-encode per key-value, which matters for large responses.
+    static func encodedRange(_ request: RangeRequest, core: ServerCore, responder: Responder) {
+        do {
+            let limit = max(0, request.limit)
+            let options = RangeOptions(limit: limit > 0 ? Int(clamping: limit) + 1 : 0, revision: max(0, request.revision))
+            var result = try core.store.read { reader in
+                try reader.rangeEncoded(KeyRange(key: request.key, rangeEnd: request.rangeEnd), options: options)
+            }
+            let more = limit > 0 && result.kvs.count > limit
+            if more { result.kvs.removeSubrange(Int(limit)...) }
+            // RangeResponse: header = 1, kvs = 2, more = 3, count = 4.
+            let header = core.header(revision: result.currentRevision)
+            var writer = ProtoWriter(capacity: 64 + result.kvs.reduce(0) { $0 + $1.count + 6 })
+            writer.writeMessage(1, header)
+            for kv in result.kvs { writer.writeBytesAlways(2, kv) }
+            writer.writeBool(3, more)
+            writer.writeInt64(4, Int64(result.count))
+            responder.call.respond(.success(writer.bytes))
         } catch {
             responder.fail(etcdError(error))
         }
