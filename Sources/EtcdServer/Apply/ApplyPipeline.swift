@@ -14,9 +14,11 @@ public typealias ApplyCompletion = @Sendable (ApplyResult) -> Void
 /// write-ahead log and made durable (one fsync for every proposal that arrived meanwhile), then
 /// applied to the store in an LMDB transaction that also records the applied index.
 ///
-/// Two threads: the log thread appends and syncs; the apply thread applies. While one batch is
-/// being applied the next one is being synced. With one member the log is local; Raft will
-/// replace the log thread's "append and sync" with "append, sync and wait for a quorum".
+/// Two threads: the log thread appends and syncs; the apply thread applies, so under load one
+/// batch is applied while the next one is synced. When no other proposal waits, the log thread
+/// applies its batch itself, saving a thread hand-off on a lone client's write. With one member
+/// the log is local; Raft will replace the log thread's "append and sync" with "append, sync and
+/// wait for a quorum".
 public final class ApplyPipeline: @unchecked Sendable {
     private let wal: WAL
     /// False with --unsafe-no-fsync: appends are not fsync'd (a crash may lose acknowledged writes).
