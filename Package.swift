@@ -52,7 +52,8 @@ let package = Package(
 
         // Consensus: a pure Raft state machine (no I/O, no clocks, no system randomness), the
         // deterministic simulator that runs it under faults, and the simulator's command line.
-        .target(name: "Raft"),
+        // Its wire codec uses the shared protobuf primitives, which are pure as well.
+        .target(name: "Raft", dependencies: ["ProtoWire"]),
         .target(name: "RaftSimulation", dependencies: ["Raft"]),
         .executableTarget(name: "raft-simulator", dependencies: ["RaftSimulation", "Raft"]),
 
@@ -77,7 +78,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", exclude: ["Scripts"]),
         .testTarget(
             name: "RaftTests",
-            dependencies: ["Raft", "RaftSimulation"],
+            dependencies: ["Raft", "RaftSimulation", "ProtoWire"],
             exclude: ["testdata"]
         ),
     ]

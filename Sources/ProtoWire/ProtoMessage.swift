@@ -30,15 +30,9 @@ extension ProtoMessage {
     }
 
     public init(serializedBytes bytes: some ContiguousBytes) throws(ProtoDecodingError) {
-        let result: Result<Self, ProtoDecodingError> = bytes.withUnsafeBytes { buffer in
-            var reader = ProtoReader(buffer)
-            do throws(ProtoDecodingError) {
-                return .success(try Self(reading: &reader))
-            } catch {
-                return .failure(error)
-            }
+        self = try ProtoReader.reading(bytes) { (reader: inout ProtoReader) throws(ProtoDecodingError) in
+            try Self(reading: &reader)
         }
-        self = try result.get()
     }
 
     public init(serializedBuffer buffer: UnsafeRawBufferPointer) throws(ProtoDecodingError) {

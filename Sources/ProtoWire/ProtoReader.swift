@@ -19,6 +19,10 @@ public enum ProtoDecodingError: Error, Equatable, Sendable {
     case invalidUTF8
     /// A field arrived with a wire type its declaration does not allow.
     case wrongWireType(field: Int)
+    /// A closed (proto2) enum field holds a value its schema does not list.
+    case unknownEnumValue(field: Int, value: UInt64)
+    /// Well-formed data that this decoder deliberately does not support.
+    case unsupported(String)
 }
 
 /// Reads protobuf wire data from a borrowed buffer. Every read is bounds-checked and throws
@@ -136,6 +140,33 @@ public struct ProtoReader {
         return value
     }
 
+    /// Reads a length-delimited field's body with `body`, after checking the field was declared
+    /// length-delimited.
+    @inlinable
+    public mutating func readNested<T>(
+        _ wireType: WireType, field: Int, _ body: (inout ProtoReader) throws(ProtoDecodingError) -> T
+    ) throws(ProtoDecodingError) -> T {
+        guard wireType == .lengthDelimited else { throw .wrongWireType(field: field) }
+        return try readNested(body)
+    }
+
+    /// Runs `body` over a reader of the whole of `bytes`.
+    @inlinable
+    public static func reading<T>(
+        _ bytes: some ContiguousBytes, _ body: (inout ProtoReader) throws(ProtoDecodingError) -> T
+    ) throws(ProtoDecodingError) -> T {
+        // withUnsafeBytes rethrows untyped errors, so the typed error crosses it as a Result.
+        let result: Result<T, ProtoDecodingError> = bytes.withUnsafeBytes { buffer in
+            var reader = ProtoReader(buffer)
+            do throws(ProtoDecodingError) {
+                return .success(try body(&reader))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     /// Skips an unknown field's value.
     public mutating func skip(_ wireType: WireType, field: Int) throws(ProtoDecodingError) {
         switch wireType {
@@ -210,8 +241,7 @@ public struct ProtoReader {
     public mutating func readMessage<M: ProtoMessage>(
         _ wireType: WireType, field: Int, as type: M.Type = M.self
     ) throws(ProtoDecodingError) -> M {
-        guard wireType == .lengthDelimited else { throw .wrongWireType(field: field) }
-        return try readNested { (nested: inout ProtoReader) throws(ProtoDecodingError) -> M in
+        try readNested(wireType, field: field) { (nested: inout ProtoReader) throws(ProtoDecodingError) -> M in
             try M(reading: &nested)
         }
     }
@@ -222,8 +252,7 @@ public struct ProtoReader {
     public mutating func mergeMessage<M: ProtoMessage>(
         _ wireType: WireType, field: Int, into message: inout M
     ) throws(ProtoDecodingError) {
-        guard wireType == .lengthDelimited else { throw .wrongWireType(field: field) }
-        try readNested { (nested: inout ProtoReader) throws(ProtoDecodingError) in
+        try readNested(wireType, field: field) { (nested: inout ProtoReader) throws(ProtoDecodingError) in
             try message.merge(from: &nested)
         }
     }

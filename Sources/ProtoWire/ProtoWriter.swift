@@ -103,6 +103,16 @@ public struct ProtoWriter {
         if let message { writeMessage(field, message) }
     }
 
+    /// Writes a nested message that `body` encodes, even when empty (presence is meaningful).
+    /// The body goes to a scratch writer first to learn its length; for types without a
+    /// `serializedSize`.
+    @inlinable
+    public mutating func writeNested(_ field: Int, _ body: (inout ProtoWriter) -> Void) {
+        var nested = ProtoWriter()
+        body(&nested)
+        writeBytesAlways(field, nested.bytes)
+    }
+
     @inlinable
     public mutating func writeMessages<M: ProtoMessage>(_ field: Int, _ messages: [M]) {
         for message in messages { writeMessage(field, message) }

@@ -1,3 +1,4 @@
+import ProtoWire
 import Testing
 @testable import Raft
 
@@ -95,17 +96,17 @@ struct WireTests {
 
     @Test("Malformed input is rejected, never trusted")
     func rejectsMalformed() {
-        #expect(throws: RaftWireError.truncated) { try RaftWire.decodeEntry([0x22, 0x05, 0x61]) }
-        #expect(throws: RaftWireError.truncated) { try RaftWire.decodeEntry([0x10]) }
-        #expect(throws: RaftWireError.malformedVarint) {
+        #expect(throws: ProtoDecodingError.truncated) { try RaftWire.decodeEntry([0x22, 0x05, 0x61]) }
+        #expect(throws: ProtoDecodingError.truncated) { try RaftWire.decodeEntry([0x10]) }
+        #expect(throws: ProtoDecodingError.malformedVarint) {
             try RaftWire.decodeHardState([0x08] + [UInt8](repeating: 0xFF, count: 10) + [0x01])
         }
-        #expect(throws: RaftWireError.unknownEnumValue(field: 1, value: 99)) { try RaftWire.decodeMessage([0x08, 0x63]) }
-        #expect(throws: RaftWireError.wrongWireType(field: 2)) { try RaftWire.decodeEntry([0x12, 0x00]) }
-        #expect(throws: RaftWireError.unsupported("joint configuration (outgoing voters)")) {
+        #expect(throws: ProtoDecodingError.unknownEnumValue(field: 1, value: 99)) { try RaftWire.decodeMessage([0x08, 0x63]) }
+        #expect(throws: ProtoDecodingError.wrongWireType(field: 2)) { try RaftWire.decodeEntry([0x12, 0x00]) }
+        #expect(throws: ProtoDecodingError.unsupported("joint configuration (outgoing voters)")) {
             try RaftWire.decodeConfState([0x18, 0x01])
         }
-        #expect(throws: RaftWireError.unsupported("EntryConfChangeV2 (joint consensus)")) { try RaftWire.decodeEntry([0x08, 0x02]) }
+        #expect(throws: ProtoDecodingError.unsupported("EntryConfChangeV2 (joint consensus)")) { try RaftWire.decodeEntry([0x08, 0x02]) }
         // Random garbage never crashes the decoder.
         var random = SeededRandom(seed: 3)
         for _ in 0..<5000 {

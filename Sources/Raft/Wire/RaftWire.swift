@@ -1,10 +1,13 @@
+import ProtoWire
+
 /// The binary encoding of the Raft types, for the peer transport and the write-ahead log.
 ///
 /// The format is protobuf with the field numbers and enum values of etcd's `raftpb`
 /// (raft.proto), so any protobuf decoder for that schema reads these bytes and we read etcd's.
 /// Fields holding their default value (zero, false, empty) are left out, which keeps heartbeats
 /// and acknowledgements to a few bytes. Membership is single-step only: a `ConfState` with
-/// joint-consensus fields is rejected as unsupported.
+/// joint-consensus fields is rejected as unsupported. Reading and writing the wire format is
+/// ProtoWire's, shared with the etcd API codecs.
 public enum RaftWire {
     // Field numbers, from raft.proto.
     private enum EntryField { static let type = 1, term = 2, index = 3, data = 4 }
@@ -21,49 +24,46 @@ public enum RaftWire {
     // MARK: Entry
 
     public static func encode(_ entry: Entry) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ProtoWriter()
         write(entry, to: &writer)
         return writer.bytes
     }
 
-    public static func decodeEntry(_ bytes: [UInt8]) throws(RaftWireError) -> Entry {
-        var reader = WireReader(bytes)
-        return try readEntry(&reader)
+    public static func decodeEntry(_ bytes: [UInt8]) throws(ProtoDecodingError) -> Entry {
+        try ProtoReader.reading(bytes, readEntry)
     }
 
     /// The encoded size of `entry`, computed without encoding it.
     public static func encodedSize(of entry: Entry) -> Int {
-        var size = 0
-        if entry.type != .normal { size += 1 + WireWriter.varintSize(UInt64(entry.type.rawValue)) }
-        if entry.term != 0 { size += 1 + WireWriter.varintSize(entry.term) }
-        if entry.index != 0 { size += 1 + WireWriter.varintSize(entry.index) }
-        if !entry.data.isEmpty { size += 1 + WireWriter.varintSize(UInt64(entry.data.count)) + entry.data.count }
-        return size
+        ProtoSize.uint64(EntryField.type, UInt64(entry.type.rawValue))
+            + ProtoSize.uint64(EntryField.term, entry.term)
+            + ProtoSize.uint64(EntryField.index, entry.index)
+            + ProtoSize.bytes(EntryField.data, entry.data)
     }
 
-    private static func write(_ entry: Entry, to writer: inout WireWriter) {
+    private static func write(_ entry: Entry, to writer: inout ProtoWriter) {
         writer.writeUInt64(EntryField.type, UInt64(entry.type.rawValue))
         writer.writeUInt64(EntryField.term, entry.term)
         writer.writeUInt64(EntryField.index, entry.index)
         writer.writeBytes(EntryField.data, entry.data)
     }
 
-    private static func readEntry(_ reader: inout WireReader) throws(RaftWireError) -> Entry {
+    private static func readEntry(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Entry {
         var entry = Entry()
         while let (field, type) = try reader.readTag() {
             switch field {
             case EntryField.type:
-                let raw = try reader.readUInt64(field, type)
+                let raw = try reader.readUInt64(type, field: field)
                 guard raw <= UInt64(UInt8.max), let value = EntryType(rawValue: UInt8(raw)) else {
                     throw raw == 2
                         ? .unsupported("EntryConfChangeV2 (joint consensus)")
                         : .unknownEnumValue(field: field, value: raw)
                 }
                 entry.type = value
-            case EntryField.term: entry.term = try reader.readUInt64(field, type)
-            case EntryField.index: entry.index = try reader.readUInt64(field, type)
-            case EntryField.data: entry.data = try reader.readBytes(field, type)
-            default: try reader.skip(field, type)
+            case EntryField.term: entry.term = try reader.readUInt64(type, field: field)
+            case EntryField.index: entry.index = try reader.readUInt64(type, field: field)
+            case EntryField.data: entry.data = try reader.readBytes(type, field: field)
+            default: try reader.skip(type, field: field)
             }
         }
         return entry
@@ -72,22 +72,25 @@ public enum RaftWire {
     // MARK: HardState
 
     public static func encode(_ state: HardState) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ProtoWriter()
         writer.writeUInt64(HardStateField.term, state.term)
         writer.writeUInt64(HardStateField.vote, state.vote)
         writer.writeUInt64(HardStateField.commit, state.commit)
         return writer.bytes
     }
 
-    public static func decodeHardState(_ bytes: [UInt8]) throws(RaftWireError) -> HardState {
-        var reader = WireReader(bytes)
+    public static func decodeHardState(_ bytes: [UInt8]) throws(ProtoDecodingError) -> HardState {
+        try ProtoReader.reading(bytes, readHardState)
+    }
+
+    private static func readHardState(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> HardState {
         var state = HardState()
         while let (field, type) = try reader.readTag() {
             switch field {
-            case HardStateField.term: state.term = try reader.readUInt64(field, type)
-            case HardStateField.vote: state.vote = try reader.readUInt64(field, type)
-            case HardStateField.commit: state.commit = try reader.readUInt64(field, type)
-            default: try reader.skip(field, type)
+            case HardStateField.term: state.term = try reader.readUInt64(type, field: field)
+            case HardStateField.vote: state.vote = try reader.readUInt64(type, field: field)
+            case HardStateField.commit: state.commit = try reader.readUInt64(type, field: field)
+            default: try reader.skip(type, field: field)
             }
         }
         return state
@@ -96,41 +99,34 @@ public enum RaftWire {
     // MARK: ConfState
 
     public static func encode(_ state: ConfState) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ProtoWriter()
         write(state, to: &writer)
         return writer.bytes
     }
 
-    public static func decodeConfState(_ bytes: [UInt8]) throws(RaftWireError) -> ConfState {
-        var reader = WireReader(bytes)
-        return try readConfState(&reader)
+    public static func decodeConfState(_ bytes: [UInt8]) throws(ProtoDecodingError) -> ConfState {
+        try ProtoReader.reading(bytes, readConfState)
     }
 
-    private static func write(_ state: ConfState, to writer: inout WireWriter) {
+    private static func write(_ state: ConfState, to writer: inout ProtoWriter) {
         // Unpacked, as proto2 (etcd) writes repeated scalars.
-        for voter in state.voters {
-            writer.writeTag(ConfStateField.voters, .varint)
-            writer.writeVarint(voter)
-        }
-        for learner in state.learners {
-            writer.writeTag(ConfStateField.learners, .varint)
-            writer.writeVarint(learner)
-        }
+        for voter in state.voters { writer.writeUInt64Always(ConfStateField.voters, voter) }
+        for learner in state.learners { writer.writeUInt64Always(ConfStateField.learners, learner) }
     }
 
-    private static func readConfState(_ reader: inout WireReader) throws(RaftWireError) -> ConfState {
+    private static func readConfState(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> ConfState {
         var voters: [UInt64] = []
         var learners: [UInt64] = []
         var jointOnly: [UInt64] = []
         while let (field, type) = try reader.readTag() {
             switch field {
-            case ConfStateField.voters: try reader.readRepeatedUInt64(field, type, into: &voters)
-            case ConfStateField.learners: try reader.readRepeatedUInt64(field, type, into: &learners)
+            case ConfStateField.voters: try reader.readPackedVarints(type, field: field, into: &voters)
+            case ConfStateField.learners: try reader.readPackedVarints(type, field: field, into: &learners)
             case ConfStateField.votersOutgoing, ConfStateField.learnersNext:
-                try reader.readRepeatedUInt64(field, type, into: &jointOnly)
+                try reader.readPackedVarints(type, field: field, into: &jointOnly)
             case ConfStateField.autoLeave:
-                if try reader.readBool(field, type) { throw .unsupported("joint configuration (auto_leave)") }
-            default: try reader.skip(field, type)
+                if try reader.readBool(type, field: field) { throw .unsupported("joint configuration (auto_leave)") }
+            default: try reader.skip(type, field: field)
             }
         }
         guard jointOnly.isEmpty else { throw .unsupported("joint configuration (outgoing voters)") }
@@ -140,54 +136,56 @@ public enum RaftWire {
     // MARK: Snapshot
 
     public static func encode(_ snapshot: Snapshot) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ProtoWriter()
         write(snapshot, to: &writer)
         return writer.bytes
     }
 
-    public static func decodeSnapshot(_ bytes: [UInt8]) throws(RaftWireError) -> Snapshot {
-        var reader = WireReader(bytes)
-        return try readSnapshot(&reader)
+    public static func decodeSnapshot(_ bytes: [UInt8]) throws(ProtoDecodingError) -> Snapshot {
+        try ProtoReader.reading(bytes, readSnapshot)
     }
 
-    private static func write(_ snapshot: Snapshot, to writer: inout WireWriter) {
+    private static func write(_ snapshot: Snapshot, to writer: inout ProtoWriter) {
         writer.writeBytes(SnapshotField.data, snapshot.data)
-        writer.writeMessage(SnapshotField.metadata) { meta in
-            meta.writeMessage(MetadataField.confState) { write(snapshot.metadata.confState, to: &$0) }
+        writer.writeNested(SnapshotField.metadata) { meta in
+            meta.writeNested(MetadataField.confState) { write(snapshot.metadata.confState, to: &$0) }
             meta.writeUInt64(MetadataField.index, snapshot.metadata.index)
             meta.writeUInt64(MetadataField.term, snapshot.metadata.term)
         }
     }
 
-    private static func readSnapshot(_ reader: inout WireReader) throws(RaftWireError) -> Snapshot {
+    private static func readSnapshot(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Snapshot {
         var snapshot = Snapshot()
         while let (field, type) = try reader.readTag() {
             switch field {
             case SnapshotField.data:
-                snapshot.data = try reader.readBytes(field, type)
+                snapshot.data = try reader.readBytes(type, field: field)
             case SnapshotField.metadata:
-                var meta = try reader.nested(field, type)
-                while let (metaField, metaType) = try meta.readTag() {
-                    switch metaField {
-                    case MetadataField.confState:
-                        var nested = try meta.nested(metaField, metaType)
-                        snapshot.metadata.confState = try readConfState(&nested)
-                    case MetadataField.index: snapshot.metadata.index = try meta.readUInt64(metaField, metaType)
-                    case MetadataField.term: snapshot.metadata.term = try meta.readUInt64(metaField, metaType)
-                    default: try meta.skip(metaField, metaType)
-                    }
-                }
+                snapshot.metadata = try reader.readNested(type, field: field, readMetadata)
             default:
-                try reader.skip(field, type)
+                try reader.skip(type, field: field)
             }
         }
         return snapshot
     }
 
+    private static func readMetadata(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> SnapshotMetadata {
+        var metadata = SnapshotMetadata()
+        while let (field, type) = try reader.readTag() {
+            switch field {
+            case MetadataField.confState: metadata.confState = try reader.readNested(type, field: field, readConfState)
+            case MetadataField.index: metadata.index = try reader.readUInt64(type, field: field)
+            case MetadataField.term: metadata.term = try reader.readUInt64(type, field: field)
+            default: try reader.skip(type, field: field)
+            }
+        }
+        return metadata
+    }
+
     // MARK: ConfChange
 
     public static func encode(_ change: ConfChange) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ProtoWriter()
         writer.writeUInt64(ConfChangeField.id, change.id)
         writer.writeUInt64(ConfChangeField.type, UInt64(change.type.rawValue))
         writer.writeUInt64(ConfChangeField.nodeID, change.nodeID)
@@ -195,21 +193,24 @@ public enum RaftWire {
         return writer.bytes
     }
 
-    public static func decodeConfChange(_ bytes: [UInt8]) throws(RaftWireError) -> ConfChange {
-        var reader = WireReader(bytes)
+    public static func decodeConfChange(_ bytes: [UInt8]) throws(ProtoDecodingError) -> ConfChange {
+        try ProtoReader.reading(bytes, readConfChange)
+    }
+
+    private static func readConfChange(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> ConfChange {
         var change = ConfChange(type: .addNode, nodeID: noNode)
         while let (field, type) = try reader.readTag() {
             switch field {
-            case ConfChangeField.id: change.id = try reader.readUInt64(field, type)
+            case ConfChangeField.id: change.id = try reader.readUInt64(type, field: field)
             case ConfChangeField.type:
-                let raw = try reader.readUInt64(field, type)
+                let raw = try reader.readUInt64(type, field: field)
                 guard raw <= UInt64(UInt8.max), let value = ConfChangeType(rawValue: UInt8(raw)) else {
                     throw .unknownEnumValue(field: field, value: raw)
                 }
                 change.type = value
-            case ConfChangeField.nodeID: change.nodeID = try reader.readUInt64(field, type)
-            case ConfChangeField.context: change.context = try reader.readBytes(field, type)
-            default: try reader.skip(field, type)
+            case ConfChangeField.nodeID: change.nodeID = try reader.readUInt64(type, field: field)
+            case ConfChangeField.context: change.context = try reader.readBytes(type, field: field)
+            default: try reader.skip(type, field: field)
             }
         }
         return change
@@ -218,7 +219,7 @@ public enum RaftWire {
     // MARK: Message
 
     public static func encode(_ message: Message) -> [UInt8] {
-        var writer = WireWriter()
+        var writer = ProtoWriter()
         writer.writeUInt64(MessageField.type, UInt64(message.type.rawValue))
         writer.writeUInt64(MessageField.to, message.to)
         writer.writeUInt64(MessageField.from, message.from)
@@ -226,11 +227,11 @@ public enum RaftWire {
         writer.writeUInt64(MessageField.logTerm, message.logTerm)
         writer.writeUInt64(MessageField.index, message.index)
         for entry in message.entries {
-            writer.writeMessage(MessageField.entries) { write(entry, to: &$0) }
+            writer.writeNested(MessageField.entries) { write(entry, to: &$0) }
         }
         writer.writeUInt64(MessageField.commit, message.commit)
         if let snapshot = message.snapshot {
-            writer.writeMessage(MessageField.snapshot) { write(snapshot, to: &$0) }
+            writer.writeNested(MessageField.snapshot) { write(snapshot, to: &$0) }
         }
         writer.writeBool(MessageField.reject, message.reject)
         writer.writeUInt64(MessageField.rejectHint, message.rejectHint)
@@ -238,33 +239,34 @@ public enum RaftWire {
         return writer.bytes
     }
 
-    public static func decodeMessage(_ bytes: [UInt8]) throws(RaftWireError) -> Message {
-        var reader = WireReader(bytes)
+    public static func decodeMessage(_ bytes: [UInt8]) throws(ProtoDecodingError) -> Message {
+        try ProtoReader.reading(bytes, readMessage)
+    }
+
+    private static func readMessage(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Message {
         var message = Message(type: .hup)
         while let (field, type) = try reader.readTag() {
             switch field {
             case MessageField.type:
-                let raw = try reader.readUInt64(field, type)
+                let raw = try reader.readUInt64(type, field: field)
                 guard raw <= UInt64(UInt8.max), let value = MessageType(rawValue: UInt8(raw)) else {
                     throw .unknownEnumValue(field: field, value: raw)
                 }
                 message.type = value
-            case MessageField.to: message.to = try reader.readUInt64(field, type)
-            case MessageField.from: message.from = try reader.readUInt64(field, type)
-            case MessageField.term: message.term = try reader.readUInt64(field, type)
-            case MessageField.logTerm: message.logTerm = try reader.readUInt64(field, type)
-            case MessageField.index: message.index = try reader.readUInt64(field, type)
+            case MessageField.to: message.to = try reader.readUInt64(type, field: field)
+            case MessageField.from: message.from = try reader.readUInt64(type, field: field)
+            case MessageField.term: message.term = try reader.readUInt64(type, field: field)
+            case MessageField.logTerm: message.logTerm = try reader.readUInt64(type, field: field)
+            case MessageField.index: message.index = try reader.readUInt64(type, field: field)
             case MessageField.entries:
-                var nested = try reader.nested(field, type)
-                message.entries.append(try readEntry(&nested))
-            case MessageField.commit: message.commit = try reader.readUInt64(field, type)
+                message.entries.append(try reader.readNested(type, field: field, readEntry))
+            case MessageField.commit: message.commit = try reader.readUInt64(type, field: field)
             case MessageField.snapshot:
-                var nested = try reader.nested(field, type)
-                message.snapshot = try readSnapshot(&nested)
-            case MessageField.reject: message.reject = try reader.readBool(field, type)
-            case MessageField.rejectHint: message.rejectHint = try reader.readUInt64(field, type)
-            case MessageField.context: message.context = try reader.readBytes(field, type)
-            default: try reader.skip(field, type)
+                message.snapshot = try reader.readNested(type, field: field, readSnapshot)
+            case MessageField.reject: message.reject = try reader.readBool(type, field: field)
+            case MessageField.rejectHint: message.rejectHint = try reader.readUInt64(type, field: field)
+            case MessageField.context: message.context = try reader.readBytes(type, field: field)
+            default: try reader.skip(type, field: field)
             }
         }
         return message
