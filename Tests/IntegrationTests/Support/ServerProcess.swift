@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,9 +31,24 @@ enum Binaries {
     static let python = "/usr/bin/python3"
 }
 
-/// Free TCP ports from the kernel (bind to port 0, read it back, release).
+/// Free TCP ports from the kernel (bind to port 0, read it back, release). Each returned port
+/// `p` leaves `p + 1` free as well (servers listen for peers there), and no port or its
+/// neighbour is handed out twice in one test run: suites run in parallel, and a port released
+/// here is free for the kernel to give again until a server binds it.
 enum Ports {
+    private static let handedOut = Mutex<Set<Int>>([])
+
     static func free(_ count: Int) -> [Int] {
+        handedOut.withLock { taken in
+            let ports = fromKernel(count) { port in
+                !taken.contains(port) && !taken.contains(port + 1) && !taken.contains(port - 1)
+            }
+            for port in ports { taken.formUnion([port, port + 1]) }
+            return ports
+        }
+    }
+
+    private static func fromKernel(_ count: Int, accept: (Int) -> Bool) -> [Int] {
         var ports: [Int] = []
         var sockets: [Int32] = []
         while ports.count < count {
@@ -50,7 +66,8 @@ enum Ports {
             }
             let port = Int(UInt16(bigEndian: address.sin_port))
             sockets.append(fd)
-            if port > 0 && port < 65000 && !ports.contains(port) && !ports.contains(port + 1) { ports.append(port) }
+            let clashes = ports.contains { abs($0 - port) <= 1 }
+            if port > 0 && port < 65000 && !clashes && accept(port) { ports.append(port) }
         }
         for fd in sockets { close(fd) }
         return ports
