@@ -24,9 +24,14 @@ struct Step: CustomStringConvertible {
 enum Differential {
     /// Runs `steps`; a step may refer to the lease granted by an earlier `lease grant` as LEASE.
     static func compare(_ steps: [Step], name: String) throws -> [String] {
+        try withServers(name: name) { theirs, ours in try compare(steps, theirs, ours) } ?? []
+    }
+
+    /// Starts the reference etcd and ours with the same flags and hands both to `body`.
+    static func withServers<T>(name: String, _ body: (ServerProcess, ServerProcess) throws -> T) throws -> T? {
         guard let reference = Binaries.referenceEtcd else {
             Issue.record("reference etcd not found; run `make reference` (REFERENCE_ETCD)")
-            return []
+            return nil
         }
         // Same advertised peer URL for both: it alone (with the token) decides the IDs.
         let peerURL = "http://127.0.0.1:\(Ports.free(1)[0])"
@@ -36,6 +41,10 @@ enum Differential {
         defer { theirs.stop() }
         try ours.start()
         defer { ours.stop() }
+        return try body(theirs, ours)
+    }
+
+    private static func compare(_ steps: [Step], _ theirs: ServerProcess, _ ours: ServerProcess) throws -> [String] {
         var mismatches: [String] = []
         var leases: [ObjectIdentifier: String] = [:]
         func execute(_ step: Step, on server: ServerProcess) throws -> CommandResult {
@@ -173,5 +182,23 @@ enum Differential {
         ]
         let mismatches = try Differential.compare(steps, name: "diff-watch")
         #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n\n"))")
+    }
+
+    /// Raw Watch requests etcdctl never sends: client-chosen and duplicate IDs, empty ranges,
+    /// filters, fragmented and whole replays larger than the request limit, progress requests,
+    /// cancels of known and unknown IDs. Every response must match the reference etcd's.
+    @Test func watchProtocol() throws {
+        guard let tool = Binaries.goTool("watchproto") else {
+            Issue.record("watchproto not built; run scripts/build-go-tools.sh .build/go-tools (GO_TOOLS)")
+            return
+        }
+        let transcripts = try Differential.withServers(name: "diff-watch-protocol") { theirs, ours in
+            (try run(tool, [theirs.endpoint], timeout: 60), try run(tool, [ours.endpoint], timeout: 60))
+        }
+        guard let (expected, actual) = transcripts else { return }
+        #expect(expected.status == 0, "\(expected.stderr)")
+        #expect(actual.status == 0, "\(actual.stderr)")
+        #expect(expected.stdout.contains("fragment:true"), "the replay is large enough to fragment")
+        #expect(actual.stdout == expected.stdout, "--- reference\n\(expected.stdout)\n--- ours\n\(actual.stdout)")
     }
 }

@@ -69,30 +69,18 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         } else {
             range = .bounded(start: key, end: request.rangeEnd)
         }
-        let id: Int64
         let duplicate: Bool = lock.withLock {
             request.watchID != 0 && active.contains(request.watchID)
         }
-        var response = WatchResponse()
         if duplicate {
-            response.header = core.header(revision: hub.currentRevision)
-            response.watchID = -1
-            response.created = true
-            response.canceled = true
-            response.cancelReason = "mvcc: duplicate watch ID provided on the WatchStream"
-            enqueue(response)
+            refuseCreate(reason: "mvcc: duplicate watch ID provided on the WatchStream")
             return
         }
         if case .bounded(let start, let end) = range, !start.lexicographicallyPrecedes(end) {
-            response.header = core.header(revision: hub.currentRevision)
-            response.watchID = -1
-            response.created = true
-            response.canceled = true
-            response.cancelReason = "mvcc: watcher range is empty"
-            enqueue(response)
+            refuseCreate(reason: "mvcc: watcher range is empty")
             return
         }
-        id = lock.withLock { () -> Int64 in
+        let id = lock.withLock { () -> Int64 in
             var id = request.watchID
             if id == 0 {
                 while active.contains(nextWatchID) { nextWatchID += 1 }
@@ -107,6 +95,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
                              filterPuts: filters.contains(.noPut), filterDeletes: filters.contains(.noDelete),
                              fragment: request.fragment, progressNotify: request.progressNotify)
         // "created" first: the hub may deliver events as soon as the watcher is added.
+        var response = WatchResponse()
         response.header = core.header(revision: hub.currentRevision)
         response.watchID = id
         response.created = true
@@ -217,6 +206,18 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     }
 
     var backlogBytes: Int { call.outstandingBytes + lock.withLock { pending.count } }
+
+    /// Answers a create request that makes no watcher, as etcd does: created and canceled at
+    /// once, with watch id -1 and the reason.
+    private func refuseCreate(reason: String) {
+        var response = WatchResponse()
+        response.header = core.header(revision: hub.currentRevision)
+        response.watchID = -1
+        response.created = true
+        response.canceled = true
+        response.cancelReason = reason
+        enqueue(response)
+    }
 
     private func enqueue(_ response: WatchResponse) {
         lock.withLock { pending += MessageFraming.frame(response.serializedBytes()) }

@@ -1,0 +1,141 @@
+// watchproto drives one Watch stream with raw requests that etcdctl never sends (client-chosen
+// and duplicate watch IDs, empty ranges, filters, fragmenting, cancels of unknown IDs, progress
+// requests) and prints every response, one line each, so that two servers' transcripts can be
+// compared line for line.
+//
+//	watchproto ENDPOINT
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	"go.etcd.io/etcd/clientv3"
+	pb "go.etcd.io/etcd/etcdserver/etcdserverpb"
+	"go.etcd.io/etcd/mvcc/mvccpb"
+)
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+// shorten replaces a long value by its length, to keep transcripts readable.
+func shorten(kv *mvccpb.KeyValue) {
+	if kv != nil && len(kv.Value) > 64 {
+		kv.Value = []byte(fmt.Sprintf("<%d bytes>", len(kv.Value)))
+	}
+}
+
+// render prints a response on one line.
+func render(response *pb.WatchResponse) string {
+	copied := proto.Clone(response).(*pb.WatchResponse)
+	for _, event := range copied.Events {
+		shorten(event.Kv)
+		shorten(event.PrevKv)
+	}
+	return strings.TrimSpace(proto.CompactTextString(copied))
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fail(fmt.Errorf("usage: watchproto ENDPOINT"))
+	}
+	client, err := clientv3.New(clientv3.Config{Endpoints: []string{os.Args[1]}, DialTimeout: 5 * time.Second,
+		MaxCallRecvMsgSize: 1 << 30})
+	if err != nil {
+		fail(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	kv := pb.NewKVClient(client.ActiveConnection())
+	put := func(key, value string) {
+		if _, err := kv.Put(ctx, &pb.PutRequest{Key: []byte(key), Value: []byte(value)}); err != nil {
+			fail(err)
+		}
+	}
+	put("a", "1")
+	put("b", "2")
+	put("a", "3")
+	put("c", "4")
+	if _, err := kv.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: []byte("b")}); err != nil {
+		fail(err)
+	}
+	// Three 800 KiB values: replayed together they exceed the 1.5 MiB request limit plus the
+	// 512 KiB gRPC allowance, the size above which etcd fragments.
+	big := strings.Repeat("v", 800*1024)
+	put("big/1", big)
+	put("big/2", big)
+	put("big/3", big)
+
+	stream, err := pb.NewWatchClient(client.ActiveConnection()).Watch(ctx)
+	if err != nil {
+		fail(err)
+	}
+	responses := make(chan *pb.WatchResponse, 1024)
+	go func() {
+		for {
+			response, err := stream.Recv()
+			if err != nil {
+				close(responses)
+				return
+			}
+			responses <- response
+		}
+	}()
+	// send sends a request (if any) and prints what arrives until the stream is quiet.
+	send := func(label string, request *pb.WatchRequest) {
+		fmt.Println("# " + label)
+		if request != nil {
+			if err := stream.Send(request); err != nil {
+				fail(err)
+			}
+		}
+		for {
+			select {
+			case response, ok := <-responses:
+				if !ok {
+					fmt.Println("stream ended")
+					return
+				}
+				fmt.Println(render(response))
+			case <-time.After(400 * time.Millisecond):
+				return
+			}
+		}
+	}
+	create := func(request pb.WatchCreateRequest) *pb.WatchRequest {
+		return &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &request}}
+	}
+	cancel := func(id int64) *pb.WatchRequest {
+		return &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{CancelRequest: &pb.WatchCancelRequest{WatchId: id}}}
+	}
+	progress := &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{ProgressRequest: &pb.WatchProgressRequest{}}}
+
+	send("client-chosen id, history from revision 2", create(pb.WatchCreateRequest{
+		Key: []byte("a"), StartRevision: 2, WatchId: 7, PrevKv: true}))
+	send("duplicate id", create(pb.WatchCreateRequest{Key: []byte("b"), WatchId: 7}))
+	send("empty range", create(pb.WatchCreateRequest{Key: []byte("c"), RangeEnd: []byte("a")}))
+	send("server-assigned id", create(pb.WatchCreateRequest{Key: []byte("a"), RangeEnd: []byte("z")}))
+	send("no-put filter over every key, from revision 1", create(pb.WatchCreateRequest{
+		Key: []byte{0}, RangeEnd: []byte{0}, StartRevision: 1, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}}))
+	send("no-delete filter", create(pb.WatchCreateRequest{
+		Key: []byte("b"), StartRevision: 1, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NODELETE}}))
+	send("fragmented replay of 2.4 MB", create(pb.WatchCreateRequest{
+		Key: []byte("big/"), RangeEnd: []byte("big0"), StartRevision: 1, Fragment: true}))
+	send("unfragmented replay of 2.4 MB", create(pb.WatchCreateRequest{
+		Key: []byte("big/"), RangeEnd: []byte("big0"), StartRevision: 1}))
+	send("future revision waits", create(pb.WatchCreateRequest{Key: []byte("f"), StartRevision: 100}))
+	send("progress request while synced", progress)
+	send("cancel a known id", cancel(7))
+	send("cancel an unknown id", cancel(99))
+	put("a", "5")
+	send("a put reaches the live watchers", nil)
+	if err := stream.CloseSend(); err != nil {
+		fail(err)
+	}
+}
