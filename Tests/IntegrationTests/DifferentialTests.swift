@@ -188,17 +188,32 @@ enum Differential {
     /// filters, fragmented and whole replays larger than the request limit, progress requests,
     /// cancels of known and unknown IDs. Every response must match the reference etcd's.
     @Test func watchProtocol() throws {
-        guard let tool = Binaries.goTool("watchproto") else {
-            Issue.record("watchproto not built; run scripts/build-go-tools.sh .build/go-tools (GO_TOOLS)")
-            return
+        let transcript = try rawProtocol("watch")
+        #expect(transcript.contains("fragment:true"), "the replay is large enough to fragment")
+    }
+
+    /// Raw Lease requests: client-chosen, duplicate and negative IDs, the TTL floor and ceiling,
+    /// keep-alives of known and unknown leases on one stream, time-to-live with keys, revokes,
+    /// and puts under known and unknown leases.
+    @Test func leaseProtocol() throws {
+        let transcript = try rawProtocol("lease")
+        #expect(transcript.contains("etcdserver: lease already exists"))
+    }
+
+    /// Runs one `rawproto` scenario against the reference etcd and ours, expects the same
+    /// transcript, and returns ours.
+    private func rawProtocol(_ scenario: String) throws -> String {
+        guard let tool = Binaries.goTool("rawproto") else {
+            Issue.record("rawproto not built; run scripts/build-go-tools.sh .build/go-tools (GO_TOOLS)")
+            return ""
         }
-        let transcripts = try Differential.withServers(name: "diff-watch-protocol") { theirs, ours in
-            (try run(tool, [theirs.endpoint], timeout: 60), try run(tool, [ours.endpoint], timeout: 60))
+        let transcripts = try Differential.withServers(name: "diff-\(scenario)-protocol") { theirs, ours in
+            (try run(tool, [scenario, theirs.endpoint], timeout: 60), try run(tool, [scenario, ours.endpoint], timeout: 60))
         }
-        guard let (expected, actual) = transcripts else { return }
+        guard let (expected, actual) = transcripts else { return "" }
         #expect(expected.status == 0, "\(expected.stderr)")
         #expect(actual.status == 0, "\(actual.stderr)")
-        #expect(expected.stdout.contains("fragment:true"), "the replay is large enough to fragment")
         #expect(actual.stdout == expected.stdout, "--- reference\n\(expected.stdout)\n--- ours\n\(actual.stdout)")
+        return actual.stdout
     }
 }

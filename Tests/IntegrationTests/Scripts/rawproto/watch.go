@@ -1,15 +1,8 @@
-// watchproto drives one Watch stream with raw requests that etcdctl never sends (client-chosen
-// and duplicate watch IDs, empty ranges, filters, fragmenting, cancels of unknown IDs, progress
-// requests) and prints every response, one line each, so that two servers' transcripts can be
-// compared line for line.
-//
-//	watchproto ENDPOINT
 package main
 
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -18,11 +11,6 @@ import (
 	pb "go.etcd.io/etcd/etcdserver/etcdserverpb"
 	"go.etcd.io/etcd/mvcc/mvccpb"
 )
-
-func fail(err error) {
-	fmt.Fprintln(os.Stderr, err)
-	os.Exit(1)
-}
 
 // shorten replaces a long value by its length, to keep transcripts readable.
 func shorten(kv *mvccpb.KeyValue) {
@@ -41,16 +29,8 @@ func render(response *pb.WatchResponse) string {
 	return strings.TrimSpace(proto.CompactTextString(copied))
 }
 
-func main() {
-	if len(os.Args) != 2 {
-		fail(fmt.Errorf("usage: watchproto ENDPOINT"))
-	}
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{os.Args[1]}, DialTimeout: 5 * time.Second,
-		MaxCallRecvMsgSize: 1 << 30})
-	if err != nil {
-		fail(err)
-	}
-	defer client.Close()
+// watchScenario drives one Watch stream with raw requests and prints every response.
+func watchScenario(client *clientv3.Client) {
 	ctx := context.Background()
 	kv := pb.NewKVClient(client.ActiveConnection())
 	put := func(key, value string) {
