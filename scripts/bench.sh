@@ -8,7 +8,10 @@
 #   watch-100   100 watchers on one key, 2000 puts: event delivery latency (put start to arrival)
 #   keepalive   100 leases renewed as fast as possible over 10 connections
 #   shared-50mb one connection: small gets while a 50 MiB range streams beside them (their latency)
+#   expiry      100 leases of the minimum TTL expire beside 20 busy writers: how late each key's
+#               DELETE reaches a watcher after its lease's expiry
 # Each workload runs ROUNDS times per server, alternating servers; the median is reported.
+# WORKLOADS picks a subset (default: all of the above).
 set -euo pipefail
 ours=${1:?ours}; reference=${2:?reference}
 ROUNDS=${ROUNDS:-3}
@@ -45,6 +48,7 @@ measure() { # binary workload -> requests per second (and latency JSON in $work)
     watch-100) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode fanout -watchers 100 -streams 1 -puts 2000) ;;
     keepalive) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode keepalive -leases 100 -clients 10 -duration 5s) ;;
     shared-50mb) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode shared -big-mb 50) ;;
+    expiry)    out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode expiry -leases 100 -clients 20) ;;
   esac
   stop_server
   echo "$out" >>"$work/raw.jsonl"
@@ -62,7 +66,7 @@ median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 : >"$work/raw.jsonl"
 printf '%-12s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
-for workload in put-1 put-100 watch-100 keepalive shared-50mb; do
+for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry}; do
   ref_runs=(); our_runs=(); ref_lat=""; our_lat=""
   for _ in $(seq "$ROUNDS"); do
     r=$(measure "$reference" $workload); ref_runs+=("${r%% *}"); ref_lat="${r#* }"
@@ -72,6 +76,6 @@ for workload in put-1 put-100 watch-100 keepalive shared-50mb; do
   our=$(printf '%s\n' "${our_runs[@]}" | median)
   ratio=$(python3 -c "print('%.2f' % ($our / $ref))")
   # Latency workloads report 1000/p99 (higher is better).
-  unit=/s; case $workload in watch-100|shared-50mb) unit="  " ;; esac
+  unit=/s; case $workload in watch-100|shared-50mb|expiry) unit="  " ;; esac
   printf '%-12s %10s%s %10s%s %7sx   %s | %s\n' $workload "$ref" "$unit" "$our" "$unit" "$ratio" "$ref_lat" "$our_lat"
 done

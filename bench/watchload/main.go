@@ -10,6 +10,11 @@
 //	watchload -mode shared -big-mb 50
 //	    one connection: a range of -big-mb MiB on one stream while small gets run one after
 //	    another beside it; prints the small gets' latency while the range is in flight.
+//	watchload -mode expiry -leases 100 -clients 20
+//	    -clients writers put as fast as they can while -leases leases of the minimum TTL (2 s)
+//	    are granted, each with a key, and left to expire; a watcher on the keys times each
+//	    DELETE against its lease's expiry (grant sent + TTL). Every key must be deleted; prints
+//	    how late the deletes came.
 package main
 
 import (
@@ -40,14 +45,26 @@ func connect(endpoint string) *clientv3.Client {
 	return c
 }
 
+// percentiles sorts durations and returns a function from a fraction (0.5, 0.99, 1.0) to that
+// percentile in milliseconds (0 when there are none).
+func percentiles(durations []time.Duration) func(float64) float64 {
+	sort.Slice(durations, func(a, b int) bool { return durations[a] < durations[b] })
+	return func(p float64) float64 {
+		if len(durations) == 0 {
+			return 0
+		}
+		return float64(durations[int(p*float64(len(durations)-1))].Microseconds()) / 1000
+	}
+}
+
 func main() {
 	endpoint := flag.String("endpoint", "127.0.0.1:2379", "endpoint")
-	mode := flag.String("mode", "fanout", "fanout or keepalive")
+	mode := flag.String("mode", "fanout", "fanout, keepalive, shared or expiry")
 	watchers := flag.Int("watchers", 100, "watchers (fanout)")
 	streams := flag.Int("streams", 1, "gRPC watch streams the watchers share (fanout)")
 	puts := flag.Int("puts", 1000, "puts (fanout)")
-	leases := flag.Int("leases", 100, "leases (keepalive)")
-	clients := flag.Int("clients", 10, "connections (keepalive)")
+	leases := flag.Int("leases", 100, "leases (keepalive, expiry)")
+	clients := flag.Int("clients", 10, "connections (keepalive); writers (expiry)")
 	duration := flag.Duration("duration", 5*time.Second, "run time (keepalive)")
 	bigMB := flag.Int("big-mb", 50, "size of the large range in MiB (shared)")
 	flag.Parse()
@@ -58,6 +75,8 @@ func main() {
 		keepalive(*endpoint, *leases, *clients, *duration)
 	case "shared":
 		shared(*endpoint, *bigMB)
+	case "expiry":
+		expiry(*endpoint, *leases, *clients)
 	default:
 		fail(fmt.Errorf("unknown mode %q", *mode))
 	}
@@ -142,13 +161,7 @@ func fanout(endpoint string, watchers, streams, puts int) {
 		}
 		all = append(all, latencies[w]...)
 	}
-	sort.Slice(all, func(a, b int) bool { return all[a] < all[b] })
-	pct := func(p float64) float64 {
-		if len(all) == 0 {
-			return 0
-		}
-		return float64(all[int(p*float64(len(all)-1))].Microseconds()) / 1000
-	}
+	pct := percentiles(all)
 	var firstError string
 	for _, e := range errors {
 		if e != "" {
@@ -207,13 +220,7 @@ func keepalive(endpoint string, leases, clients int, duration time.Duration) {
 		}(i)
 	}
 	wg.Wait()
-	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
-	}
+	pct := percentiles(lat)
 	out := map[string]interface{}{
 		"leases": leases, "clients": clients, "keepalives": count, "failures": failures,
 		"per_second": float64(count) / duration.Seconds(), "p50_ms": pct(0.5), "p99_ms": pct(0.99),
@@ -261,16 +268,90 @@ func shared(endpoint string, bigMB int) {
 	if err := <-bigErr; err != nil {
 		fail(err)
 	}
-	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	pct := func(p float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
-	}
+	pct := percentiles(lat)
 	out := map[string]interface{}{
 		"big_mb": bigMB, "big_seconds": bigSeconds, "small_gets": len(lat),
 		"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0),
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+func expiry(endpoint string, leases, writers int) {
+	const ttl = 2 // etcd's minimum with the default election timeout
+	c := connect(endpoint)
+	defer c.Close()
+	prefix := fmt.Sprintf("expiry/%d/", time.Now().UnixNano())
+	start, err := c.Get(context.Background(), prefix)
+	if err != nil {
+		fail(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := c.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(start.Header.Revision+1))
+
+	stop := make(chan struct{})
+	var writes int64
+	var load sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		load.Add(1)
+		go func(w int) {
+			defer load.Done()
+			key := fmt.Sprintf("%sload/%d", prefix, w)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.Put(context.Background(), key, "x"); err != nil {
+					fail(err)
+				}
+				atomic.AddInt64(&writes, 1)
+			}
+		}(w)
+	}
+	began := time.Now()
+
+	due := make(map[string]time.Time, leases) // key -> when its lease expires, at the latest
+	for i := 0; i < leases; i++ {
+		sent := time.Now()
+		lease, err := c.Grant(context.Background(), ttl)
+		if err != nil {
+			fail(err)
+		}
+		key := fmt.Sprintf("%slease/%04d", prefix, i)
+		if _, err := c.Put(context.Background(), key, "v", clientv3.WithLease(lease.ID)); err != nil {
+			fail(err)
+		}
+		due[key] = sent.Add(ttl * time.Second)
+	}
+
+	var late []time.Duration
+	timeout := time.After(ttl*time.Second + 30*time.Second)
+	for len(late) < leases {
+		select {
+		case response := <-events:
+			if err := response.Err(); err != nil {
+				fail(err)
+			}
+			now := time.Now()
+			for _, event := range response.Events {
+				if deadline, ok := due[string(event.Kv.Key)]; ok && event.Type == clientv3.EventTypeDelete {
+					late = append(late, now.Sub(deadline))
+					delete(due, string(event.Kv.Key))
+				}
+			}
+		case <-timeout:
+			fail(fmt.Errorf("%d of %d leased keys were not deleted", len(due), leases))
+		}
+	}
+	close(stop)
+	load.Wait()
+	pct := percentiles(late)
+	out := map[string]interface{}{
+		"leases": leases, "deleted": len(late), "writers": writers, "p50_ms": pct(0.5), "p99_ms": pct(0.99),
+		"max_ms": pct(1.0), "writes_per_second": float64(atomic.LoadInt64(&writes)) / time.Since(began).Seconds(),
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
