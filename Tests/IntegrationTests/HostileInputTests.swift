@@ -17,8 +17,7 @@ import Testing
         defer { server.stop() }
         let result = try run(Binaries.python, [HostileInputTests.script, server.endpoint, "7"])
         #expect(result.status == 0, "\(result.stderr)")
-        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
+        let outcome = try result.summary(as: Outcome.self)
         #expect(outcome.alive)
         // Undecodable bodies are INTERNAL (grpc-go's unmarshalling error), unknown methods
         // UNIMPLEMENTED; the connection is never dropped under the client (UNAVAILABLE).

@@ -22,8 +22,7 @@ import Testing
         defer { server.stop() }
         let result = try run(tool, ["-endpoint", server.endpoint, "-mode", "expiry", "-leases", "100", "-clients", "20"])
         #expect(result.status == 0, "\(result.stderr)")
-        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
+        let outcome = try result.summary(as: Outcome.self)
         #expect(outcome.deleted == 100, "every leased key is deleted")
         // Lateness is measured from the grant request's send time plus the TTL, so it includes
         // the grant's round trip: an upper bound on how late the server revoked.

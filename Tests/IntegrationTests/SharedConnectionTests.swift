@@ -20,7 +20,7 @@ import Testing
         defer { server.stop() }
         let result = try run(Binaries.python, [SharedConnectionTests.script, server.endpoint])
         #expect(result.status == 0, "\(result.stderr)")
-        let outcome = try JSONDecoder().decode(Outcome.self, from: Data(result.stdout.utf8))
+        let outcome = try result.summary(as: Outcome.self)
         #expect(outcome.big_count == 50)
         // Small gets kept completing through the second half of the large range's life, when
         // its bytes are on the wire: a connection blocked behind them would complete none.

@@ -22,8 +22,7 @@ import Testing
         guard let pid = server.process?.processIdentifier else { return }
         let result = try run(Binaries.python, [StalledWatcherTests.script, server.endpoint, "\(pid)"])
         #expect(result.status == 0, "\(result.stderr)")
-        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
+        let outcome = try result.summary(as: Outcome.self)
         #expect(outcome.live_events == 500, "the reading watcher got every event")
         #expect(outcome.stalled_events == 500)
         #expect(outcome.stalled_in_order)

@@ -21,8 +21,7 @@ import Testing
         defer { server.stop() }
         let result = try run(tool, ["-endpoint", server.endpoint, "-mode", "fanout", "-watchers", "\(watchers)",
                                     "-streams", "\(streams)", "-puts", "\(puts)"])
-        let line = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
-        let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
+        let outcome = try result.summary(as: Outcome.self)
         #expect(outcome.ok, "\(outcome.first_error) \(result.stderr)")
         #expect(outcome.failed_watchers == 0)
         #expect(outcome.deliveries == watchers * puts)

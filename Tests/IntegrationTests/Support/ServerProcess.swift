@@ -195,6 +195,12 @@ struct CommandResult: Equatable, CustomStringConvertible {
     var stderr: String
 
     var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+
+    /// The last line of stdout decoded as JSON: the summary the test scripts and tools print.
+    func summary<T: Decodable>(as type: T.Type) throws -> T {
+        let line = stdout.split(separator: "\n").last.map(String.init) ?? ""
+        return try JSONDecoder().decode(type, from: Data(line.utf8))
+    }
 }
 
 /// Runs a program to completion, feeding `stdin`. With a timeout, the program is interrupted
