@@ -28,15 +28,16 @@ enum Differential {
     }
 
     /// Starts the reference etcd and ours with the same flags and hands both to `body`.
-    static func withServers<T>(name: String, _ body: (ServerProcess, ServerProcess) throws -> T) throws -> T? {
+    static func withServers<T>(name: String, extraArguments: [String] = [],
+                               _ body: (ServerProcess, ServerProcess) throws -> T) throws -> T? {
         guard let reference = Binaries.referenceEtcd else {
             Issue.record("reference etcd not found; run `make reference` (REFERENCE_ETCD)")
             return nil
         }
         // Same advertised peer URL for both: it alone (with the token) decides the IDs.
         let peerURL = "http://127.0.0.1:\(Ports.free(1)[0])"
-        let theirs = ServerProcess(binary: reference, name: name, advertisedPeerURL: peerURL)
-        let ours = ServerProcess(binary: Binaries.etcd, name: name, advertisedPeerURL: peerURL)
+        let theirs = ServerProcess(binary: reference, name: name, advertisedPeerURL: peerURL, extraArguments: extraArguments)
+        let ours = ServerProcess(binary: Binaries.etcd, name: name, advertisedPeerURL: peerURL, extraArguments: extraArguments)
         try theirs.start()
         defer { theirs.stop() }
         try ours.start()
@@ -192,6 +193,13 @@ enum Differential {
         #expect(transcript.contains("fragment:true"), "the replay is large enough to fragment")
     }
 
+    /// Periodic progress notifications (`--experimental-watch-progress-notify-interval`) go to
+    /// the quiet watcher that asked for them, and only to it.
+    @Test func periodicProgress() throws {
+        let transcript = try rawProtocol("progress", extraArguments: ["--experimental-watch-progress-notify-interval=500ms"])
+        #expect(transcript.contains("watch 3 got at least two: true; watch 4 got none: true"))
+    }
+
     /// Raw Lease requests: client-chosen, duplicate and negative IDs, the TTL floor and ceiling,
     /// keep-alives of known and unknown leases on one stream, time-to-live with keys, revokes,
     /// and puts under known and unknown leases.
@@ -202,12 +210,13 @@ enum Differential {
 
     /// Runs one `rawproto` scenario against the reference etcd and ours, expects the same
     /// transcript, and returns ours.
-    private func rawProtocol(_ scenario: String) throws -> String {
+    private func rawProtocol(_ scenario: String, extraArguments: [String] = []) throws -> String {
         guard let tool = Binaries.goTool("rawproto") else {
             Issue.record("rawproto not built; run scripts/build-go-tools.sh .build/go-tools (GO_TOOLS)")
             return ""
         }
-        let transcripts = try Differential.withServers(name: "diff-\(scenario)-protocol") { theirs, ours in
+        let transcripts = try Differential.withServers(name: "diff-\(scenario)-protocol",
+                                                       extraArguments: extraArguments) { theirs, ours in
             (try run(tool, [scenario, theirs.endpoint], timeout: 60), try run(tool, [scenario, ours.endpoint], timeout: 60))
         }
         guard let (expected, actual) = transcripts else { return "" }

@@ -4,6 +4,9 @@
 //	rawproto watch ENDPOINT
 //	    one Watch stream: client-chosen and duplicate watch IDs, empty ranges, filters,
 //	    fragmenting, cancels of unknown IDs, progress requests.
+//	rawproto progress ENDPOINT
+//	    periodic progress notifications, against a server with a short
+//	    --experimental-watch-progress-notify-interval.
 //	rawproto lease ENDPOINT
 //	    client-chosen and duplicate lease IDs, the TTL floor and ceiling, keep-alives of known
 //	    and unknown leases on one stream, time-to-live with keys, revokes, puts under leases.
@@ -34,7 +37,7 @@ func describe(response fmt.Stringer, err error) string {
 
 func main() {
 	if len(os.Args) != 3 {
-		fail(fmt.Errorf("usage: rawproto watch|lease ENDPOINT"))
+		fail(fmt.Errorf("usage: rawproto watch|progress|lease ENDPOINT"))
 	}
 	client, err := clientv3.New(clientv3.Config{Endpoints: []string{os.Args[2]}, DialTimeout: 5 * time.Second,
 		MaxCallRecvMsgSize: 1 << 30})
@@ -45,6 +48,8 @@ func main() {
 	switch os.Args[1] {
 	case "watch":
 		watchScenario(client)
+	case "progress":
+		progressScenario(client)
 	case "lease":
 		leaseScenario(client)
 	default:

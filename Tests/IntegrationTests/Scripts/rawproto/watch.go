@@ -119,3 +119,53 @@ func watchScenario(client *clientv3.Client) {
 		fail(err)
 	}
 }
+
+// progressScenario, against a server started with a short
+// --experimental-watch-progress-notify-interval: of two quiet watchers on one stream, only the
+// one that asked for progress notifications gets them, periodically.
+func progressScenario(client *clientv3.Client) {
+	ctx := context.Background()
+	if _, err := pb.NewKVClient(client.ActiveConnection()).Put(ctx, &pb.PutRequest{Key: []byte("a"), Value: []byte("1")}); err != nil {
+		fail(err)
+	}
+	// Listen for 1.8 s: three or so intervals of 500 ms.
+	listen, stop := context.WithTimeout(ctx, 1800*time.Millisecond)
+	defer stop()
+	stream, err := pb.NewWatchClient(client.ActiveConnection()).Watch(listen)
+	if err != nil {
+		fail(err)
+	}
+	for _, request := range []pb.WatchCreateRequest{
+		{Key: []byte("a"), WatchId: 3, ProgressNotify: true},
+		{Key: []byte("b"), WatchId: 4},
+	} {
+		request := request
+		if err := stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &request}}); err != nil {
+			fail(err)
+		}
+	}
+	notifications := map[int64]int{}
+	var first *pb.WatchResponse
+	for {
+		response, err := stream.Recv()
+		if listen.Err() != nil {
+			break
+		}
+		if err != nil {
+			fail(err)
+		}
+		if response.Created || response.Canceled || len(response.Events) > 0 {
+			fmt.Println(render(response))
+			continue
+		}
+		notifications[response.WatchId]++
+		if first == nil {
+			first = response
+		}
+	}
+	fmt.Println("# first progress notification")
+	if first != nil {
+		fmt.Println(render(first))
+	}
+	fmt.Printf("# watch 3 got at least two: %v; watch 4 got none: %v\n", notifications[3] >= 2, notifications[4] == 0)
+}
