@@ -158,6 +158,7 @@ enum Differential {
             Step("lease", "grant", "60"), Step("put", "k1", "v1", "--lease=LEASE"), Step("put", "k2", "v2", "--lease=LEASE"),
             Step("lease", "timetolive", "LEASE"), Step("-w", "json", "lease", "timetolive", "LEASE"),
             Step("lease", "list"), Step("lease", "keep-alive", "--once", "LEASE"),
+            Step("lease", "keep-alive", "LEASE", timeout: 1.5), Step("-w", "json", "lease", "keep-alive", "LEASE", timeout: 1.5),
             Step("-w", "json", "get", "k1"), Step("put", "k2", "plain"), Step("-w", "fields", "get", "k2"),
             Step("put", "k3", "v", "--lease=1234abcd"), Step("put", "k4", "v", "--lease=zz"),
             Step("lease", "revoke", "LEASE"), Step("get", "k", "--prefix"), Step("lease", "timetolive", "LEASE"),
