@@ -15,6 +15,11 @@
 //	    are granted, each with a key, and left to expire; a watcher on the keys times each
 //	    DELETE against its lease's expiry (grant sent + TTL). Every key must be deleted; prints
 //	    how late the deletes came.
+//	watchload -mode registration
+//	    service discovery as clients do it: a service puts its key under a 2 s lease and keeps
+//	    the lease alive with the client's KeepAlive stream; after 5 s the key must still be
+//	    there; then the service's client closes, and two watchers on other connections must
+//	    each see the key's DELETE within the TTL plus a second.
 package main
 
 import (
@@ -59,7 +64,7 @@ func percentiles(durations []time.Duration) func(float64) float64 {
 
 func main() {
 	endpoint := flag.String("endpoint", "127.0.0.1:2379", "endpoint")
-	mode := flag.String("mode", "fanout", "fanout, keepalive, shared or expiry")
+	mode := flag.String("mode", "fanout", "fanout, keepalive, shared, expiry or registration")
 	watchers := flag.Int("watchers", 100, "watchers (fanout)")
 	streams := flag.Int("streams", 1, "gRPC watch streams the watchers share (fanout)")
 	puts := flag.Int("puts", 1000, "puts (fanout)")
@@ -77,6 +82,8 @@ func main() {
 		shared(*endpoint, *bigMB)
 	case "expiry":
 		expiry(*endpoint, *leases, *clients)
+	case "registration":
+		registration(*endpoint)
 	default:
 		fail(fmt.Errorf("unknown mode %q", *mode))
 	}
@@ -355,4 +362,78 @@ func expiry(endpoint string, leases, writers int) {
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
+}
+
+func registration(endpoint string) {
+	const ttl = 2
+	prefix := fmt.Sprintf("services/%d/", time.Now().UnixNano())
+	key := prefix + "web-1"
+	service := connect(endpoint)
+	lease, err := service.Grant(context.Background(), ttl)
+	if err != nil {
+		fail(err)
+	}
+	registered, err := service.Put(context.Background(), key, "10.0.0.1:8080", clientv3.WithLease(lease.ID))
+	if err != nil {
+		fail(err)
+	}
+	alive, err := service.KeepAlive(context.Background(), lease.ID)
+	if err != nil {
+		fail(err)
+	}
+	go func() {
+		for range alive { // the client renews at a third of the TTL; drain its acknowledgements
+		}
+	}()
+
+	deleted := make(chan time.Time, 2)
+	for w := 0; w < 2; w++ {
+		watcher := connect(endpoint)
+		defer watcher.Close()
+		events := watcher.Watch(context.Background(), prefix, clientv3.WithPrefix(),
+			clientv3.WithRev(registered.Header.Revision+1))
+		go func() {
+			for response := range events {
+				for _, event := range response.Events {
+					if event.Type == clientv3.EventTypeDelete && string(event.Kv.Key) == key {
+						deleted <- time.Now()
+						return
+					}
+				}
+			}
+		}()
+	}
+
+	time.Sleep(5 * time.Second)
+	check := connect(endpoint)
+	defer check.Close()
+	present, err := check.Get(context.Background(), key)
+	if err != nil {
+		fail(err)
+	}
+	stopped := time.Now()
+	service.Close() // the service dies: no more keep-alives
+	var after []float64
+	timeout := time.After(ttl*time.Second + 5*time.Second)
+	for len(after) < 2 {
+		select {
+		case at := <-deleted:
+			after = append(after, float64(at.Sub(stopped).Milliseconds()))
+		case <-timeout:
+			fail(fmt.Errorf("%d of 2 watchers saw the key's DELETE", len(after)))
+		}
+	}
+	gone, err := check.Get(context.Background(), key)
+	if err != nil {
+		fail(err)
+	}
+	ok := len(present.Kvs) == 1 && len(gone.Kvs) == 0 && after[0] <= (ttl+1)*1000 && after[1] <= (ttl+1)*1000
+	out := map[string]interface{}{
+		"kept_alive": len(present.Kvs) == 1, "deleted_after_stop_ms": after, "gone": len(gone.Kvs) == 0, "ok": ok,
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+	if !ok {
+		os.Exit(1)
+	}
 }
