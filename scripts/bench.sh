@@ -49,6 +49,7 @@ measure() { # binary workload -> requests per second (and latency JSON in $work)
     keepalive) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode keepalive -leases 100 -clients 10 -duration 5s) ;;
     shared-50mb) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode shared -big-mb 50) ;;
     expiry)    out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode expiry -leases 100 -clients 20) ;;
+    *)         stop_server; echo "unknown workload $workload" >&2; exit 1 ;;
   esac
   stop_server
   echo "$out" >>"$work/raw.jsonl"

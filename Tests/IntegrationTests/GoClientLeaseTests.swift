@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// Leases through the Go client, as service-discovery systems use them.
-@Suite struct GoClientLeaseTests {
+/// Serialized: the expiry test's writers would eat into the registration test's timing margin.
+@Suite(.serialized) struct GoClientLeaseTests {
     struct Registration: Decodable {
         var ok: Bool
         var kept_alive: Bool
@@ -26,7 +27,7 @@ import Testing
         let server = ServerProcess(binary: Binaries.releaseEtcd, name: mode)
         try server.start()
         defer { server.stop() }
-        let result = try run(tool, ["-endpoint", server.endpoint, "-mode", mode] + arguments)
+        let result = try run(tool, ["-endpoint", server.endpoint, "-mode", mode] + arguments, timeout: 120)
         #expect(result.status == 0, "\(result.stderr)")
         return result
     }

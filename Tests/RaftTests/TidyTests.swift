@@ -19,15 +19,16 @@ struct TidyTests {
         return files
     }
 
-    @Test("Sources/Raft does no I/O: no Foundation, clocks, threads, async or system randomness", arguments: [
+    @Test("Sources/Raft and ProtoWire, its one dependency, do no I/O: no Foundation, clocks, threads, async or system randomness", arguments: [
         "import Foundation", "import Dispatch", "import Glibc", "import Darwin", "Date()", "UUID()",
         "SystemRandomNumberGenerator", "ContinuousClock", "SuspendingClock", "DispatchQueue", "Thread.",
         " async ", "await ", "Task {",
     ])
     func corePurity(_ banned: String) throws {
-        let files = try swiftFiles(in: "Raft")
-        #expect(files.count > 10)
-        for file in files {
+        let core = try swiftFiles(in: "Raft")
+        let wire = try swiftFiles(in: "ProtoWire")
+        #expect(core.count > 10 && wire.count >= 3)
+        for file in core + wire {
             #expect(!file.text.contains(banned), "\(file.name) uses \(banned)")
         }
     }

@@ -12,9 +12,9 @@
 //	    another beside it; prints the small gets' latency while the range is in flight.
 //	watchload -mode expiry -leases 100 -clients 20
 //	    -clients writers put as fast as they can while -leases leases of the minimum TTL (2 s)
-//	    are granted, each with a key, and left to expire; a watcher on the keys times each
-//	    DELETE against its lease's expiry (grant sent + TTL). Every key must be deleted; prints
-//	    how late the deletes came.
+//	    are granted, each with a key, and left to expire; a watcher on the leased keys times
+//	    each DELETE's arrival against its lease's earliest expiry (grant sent + TTL). Every key
+//	    must be deleted; prints how late the deletes came.
 //	watchload -mode registration
 //	    service discovery as clients do it: a service puts its key under a 2 s lease and keeps
 //	    the lease alive with the client's KeepAlive stream; after 5 s the key must still be
@@ -295,7 +295,27 @@ func expiry(endpoint string, leases, writers int) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := c.Watch(ctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(start.Header.Revision+1))
+	// Only the leased keys are watched (not the writers' keys), and each DELETE is timed as it
+	// arrives, whatever the grant loop is doing.
+	type deletion struct {
+		key string
+		at  time.Time
+	}
+	deleted := make(chan deletion, leases)
+	events := c.Watch(ctx, prefix+"lease/", clientv3.WithPrefix(), clientv3.WithRev(start.Header.Revision+1))
+	go func() {
+		for response := range events {
+			if err := response.Err(); err != nil {
+				fail(err)
+			}
+			now := time.Now()
+			for _, event := range response.Events {
+				if event.Type == clientv3.EventTypeDelete {
+					deleted <- deletion{string(event.Kv.Key), now}
+				}
+			}
+		}
+	}()
 
 	stop := make(chan struct{})
 	var writes int64
@@ -320,7 +340,9 @@ func expiry(endpoint string, leases, writers int) {
 	}
 	began := time.Now()
 
-	due := make(map[string]time.Time, leases) // key -> when its lease expires, at the latest
+	// key -> the earliest its lease can expire (grant sent + TTL), so lateness measured from it
+	// is an upper bound on how late the server revoked.
+	due := make(map[string]time.Time, leases)
 	for i := 0; i < leases; i++ {
 		sent := time.Now()
 		lease, err := c.Grant(context.Background(), ttl)
@@ -338,16 +360,10 @@ func expiry(endpoint string, leases, writers int) {
 	timeout := time.After(ttl*time.Second + 30*time.Second)
 	for len(late) < leases {
 		select {
-		case response := <-events:
-			if err := response.Err(); err != nil {
-				fail(err)
-			}
-			now := time.Now()
-			for _, event := range response.Events {
-				if deadline, ok := due[string(event.Kv.Key)]; ok && event.Type == clientv3.EventTypeDelete {
-					late = append(late, now.Sub(deadline))
-					delete(due, string(event.Kv.Key))
-				}
+		case d := <-deleted:
+			if deadline, ok := due[d.key]; ok {
+				late = append(late, d.at.Sub(deadline))
+				delete(due, d.key)
 			}
 		case <-timeout:
 			fail(fmt.Errorf("%d of %d leased keys were not deleted", len(due), leases))

@@ -21,7 +21,7 @@ enum Binaries {
     /// The optimized build, for load tests (falls back to the debug build).
     static var releaseEtcd: String { ProcessInfo.processInfo.environment["ETCD_RELEASE_BINARY"] ?? etcd }
 
-    /// The Go-client tools from bench/ (built by `make test`).
+    /// The Go-client tools from bench/ and Scripts/rawproto (built by `make test`).
     static func goTool(_ name: String) -> String? {
         let dirs = [ProcessInfo.processInfo.environment["GO_TOOLS"], ".build/go-tools"].compactMap { $0 }
         return dirs.map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -31,10 +31,10 @@ enum Binaries {
     static let python = "/usr/bin/python3"
 }
 
-/// Free TCP ports from the kernel (bind to port 0, read it back, release). Each returned port
-/// `p` leaves `p + 1` free as well (servers listen for peers there), and no port or its
-/// neighbour is handed out twice in one test run: suites run in parallel, and a port released
-/// here is free for the kernel to give again until a server binds it.
+/// Free TCP ports from the kernel (bind to port 0, read it back, release). Servers listen for
+/// peers on `p + 1`, so no port or its neighbour is handed out twice in one test run: suites run
+/// in parallel, and a port released here is free for the kernel to give again until a server
+/// binds it. (The kernel may still give `p + 1` to some other socket; that is rare.)
 enum Ports {
     private static let handedOut = Mutex<Set<Int>>([])
 

@@ -67,15 +67,22 @@ func watchScenario(client *clientv3.Client) {
 			responses <- response
 		}
 	}()
-	// send sends a request (if any) and prints what arrives until the stream is quiet.
-	send := func(label string, request *pb.WatchRequest) {
+	// send sends a request (if any), prints the `expect` responses it should bring (waiting up
+	// to 15 s for them, however slow the server), then anything more that arrives in a short
+	// quiet window.
+	send := func(label string, request *pb.WatchRequest, expect int) {
 		fmt.Println("# " + label)
 		if request != nil {
 			if err := stream.Send(request); err != nil {
 				fail(err)
 			}
 		}
-		for {
+		deadline := time.After(15 * time.Second)
+		for received := 0; ; received++ {
+			wait := deadline
+			if received >= expect {
+				wait = time.After(300 * time.Millisecond)
+			}
 			select {
 			case response, ok := <-responses:
 				if !ok {
@@ -83,7 +90,10 @@ func watchScenario(client *clientv3.Client) {
 					return
 				}
 				fmt.Println(render(response))
-			case <-time.After(400 * time.Millisecond):
+			case <-wait:
+				if received < expect {
+					fmt.Printf("timed out after %d of %d responses\n", received, expect)
+				}
 				return
 			}
 		}
@@ -97,24 +107,24 @@ func watchScenario(client *clientv3.Client) {
 	progress := &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{ProgressRequest: &pb.WatchProgressRequest{}}}
 
 	send("client-chosen id, history from revision 2", create(pb.WatchCreateRequest{
-		Key: []byte("a"), StartRevision: 2, WatchId: 7, PrevKv: true}))
-	send("duplicate id", create(pb.WatchCreateRequest{Key: []byte("b"), WatchId: 7}))
-	send("empty range", create(pb.WatchCreateRequest{Key: []byte("c"), RangeEnd: []byte("a")}))
-	send("server-assigned id", create(pb.WatchCreateRequest{Key: []byte("a"), RangeEnd: []byte("z")}))
+		Key: []byte("a"), StartRevision: 2, WatchId: 7, PrevKv: true}), 2)
+	send("duplicate id", create(pb.WatchCreateRequest{Key: []byte("b"), WatchId: 7}), 1)
+	send("empty range", create(pb.WatchCreateRequest{Key: []byte("c"), RangeEnd: []byte("a")}), 1)
+	send("server-assigned id", create(pb.WatchCreateRequest{Key: []byte("a"), RangeEnd: []byte("z")}), 1)
 	send("no-put filter over every key, from revision 1", create(pb.WatchCreateRequest{
-		Key: []byte{0}, RangeEnd: []byte{0}, StartRevision: 1, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}}))
+		Key: []byte{0}, RangeEnd: []byte{0}, StartRevision: 1, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}}), 2)
 	send("no-delete filter", create(pb.WatchCreateRequest{
-		Key: []byte("b"), StartRevision: 1, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NODELETE}}))
+		Key: []byte("b"), StartRevision: 1, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NODELETE}}), 2)
 	send("fragmented replay of 2.4 MB", create(pb.WatchCreateRequest{
-		Key: []byte("big/"), RangeEnd: []byte("big0"), StartRevision: 1, Fragment: true}))
+		Key: []byte("big/"), RangeEnd: []byte("big0"), StartRevision: 1, Fragment: true}), 3)
 	send("unfragmented replay of 2.4 MB", create(pb.WatchCreateRequest{
-		Key: []byte("big/"), RangeEnd: []byte("big0"), StartRevision: 1}))
-	send("future revision waits", create(pb.WatchCreateRequest{Key: []byte("f"), StartRevision: 100}))
-	send("progress request while synced", progress)
-	send("cancel a known id", cancel(7))
-	send("cancel an unknown id", cancel(99))
+		Key: []byte("big/"), RangeEnd: []byte("big0"), StartRevision: 1}), 2)
+	send("future revision waits", create(pb.WatchCreateRequest{Key: []byte("f"), StartRevision: 100}), 1)
+	send("progress request while synced", progress, 1)
+	send("cancel a known id", cancel(7), 1)
+	send("cancel an unknown id", cancel(99), 0)
 	put("a", "5")
-	send("a put reaches the live watchers", nil)
+	send("a put reaches the live watchers", nil, 1)
 	if err := stream.CloseSend(); err != nil {
 		fail(err)
 	}
