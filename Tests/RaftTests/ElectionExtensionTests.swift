@@ -200,6 +200,16 @@ struct ElectionExtensionTests {
         }
     }
 
+    @Test("Transfer: a follower forwards a request for another member with its transferee intact")
+    func forwardedTransferKeepsTheTransferee() {
+        var network = TestNetwork(voters: 3)
+        network.campaign(1)
+        // Asked on follower 2 to hand leadership to 3: 3 must win, not the forwarding follower.
+        network.send(Message(type: .transferLeader, to: 2, from: 3))
+        #expect(network[3].role == .leader)
+        #expect(network[2].role == .follower)
+    }
+
     @Test("Transfer: requests naming a learner or the leader itself are ignored; followers forward requests")
     func transferEdgeCases() {
         let voters: [NodeID] = [1, 2]

@@ -58,7 +58,7 @@ extension Raft {
             electionElapsed = 0
             leader = m.from
             handleSnapshot(m)
-        case .transferLeader:
+        case .transferLeader, .readIndex:
             guard leader != noNode else { return }
             var forwarded = m
             forwarded.to = leader
@@ -67,11 +67,6 @@ extension Raft {
             // Transfers skip the pre-vote: the leader asked, so nobody is recovering from a
             // partition, and the vote requests override leader leases.
             if isPromotable { campaign(.transfer) }
-        case .readIndex:
-            guard leader != noNode else { return }
-            var forwarded = m
-            forwarded.to = leader
-            send(forwarded)
         case .readIndexResponse:
             guard m.entries.count == 1 else { return }
             readStates.append(ReadState(index: m.index, requestContext: m.entries[0].data))

@@ -81,12 +81,13 @@ struct Raft {
 
     // MARK: Sending
 
-    /// Queues `message` for the caller to send after the next persist. Vote traffic carries an
-    /// explicit term; proposals and read requests travel without one (the leader treats them as
-    /// local); everything else carries the current term.
+    /// Queues `message` for the caller to send after the next persist. It goes out from this
+    /// member unless it already names a sender: a forwarded leadership transfer must keep its
+    /// transferee. Vote traffic carries an explicit term; proposals and read requests travel
+    /// without one (the leader treats them as local); everything else carries the current term.
     mutating func send(_ message: Message) {
         var m = message
-        m.from = id
+        if m.from == noNode { m.from = id }
         switch m.type {
         case .vote, .voteResponse, .preVote, .preVoteResponse:
             precondition(m.term != 0, "\(m.type) must carry a term")
