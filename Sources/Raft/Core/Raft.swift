@@ -17,8 +17,6 @@ struct Raft {
     // Volatile state.
     var tracker: ProgressTracker
     private(set) var role: RaftRole = .follower
-    /// This member is a learner in its own view of the configuration.
-    private(set) var isLearner = false
     /// Who leads `term`, if known.
     var leader: NodeID = noNode
     /// A leadership transfer target (thesis §3.10); proposals are refused while it is set.
@@ -61,7 +59,6 @@ struct Raft {
 
         let (hardState, snapshot) = storage.initialState()
         tracker.reset(to: snapshot.confState, lastIndex: log.lastIndex)
-        isLearner = tracker.isLearner(id)
         term = hardState.term
         vote = hardState.vote
         // The snapshot is applied state, hence committed, even if a crash kept the hard state
@@ -76,8 +73,11 @@ struct Raft {
 
     var softState: SoftState { SoftState(leader: leader, role: role) }
 
+    /// This member is a learner in its own view of the configuration.
+    var isLearner: Bool { tracker.isLearner(id) }
+
     /// Can campaign: a voter in its own configuration.
-    var isPromotable: Bool { tracker.progress[id] != nil && !isLearner }
+    var isPromotable: Bool { tracker.isVoter(id) }
 
     // MARK: Sending
 
@@ -113,14 +113,10 @@ struct Raft {
         heartbeatElapsed = 0
         resetRandomizedElectionTimeout()
         leadTransferee = noNode
-        tracker.resetVotes()
+        // Fresh progress for every member (and no votes); this member has all it holds.
         let lastIndex = log.lastIndex
-        for memberID in tracker.memberIDs {
-            let learner = tracker.progress[memberID]!.isLearner
-            var fresh = Progress(next: lastIndex + 1, maxInflight: config.maxInflightMessages, isLearner: learner)
-            if memberID == id { fresh.match = lastIndex }
-            tracker.progress[memberID] = fresh
-        }
+        tracker.reset(to: tracker.confState, lastIndex: lastIndex)
+        tracker.progress[id]?.match = lastIndex
         pendingConfIndex = 0
         uncommittedSize = 0
         readOnly = ReadOnlyQueue(option: config.readOnlyOption)
@@ -326,7 +322,7 @@ struct Raft {
 
     mutating func recordVote(from voter: NodeID, granted: Bool) -> VoteResult {
         tracker.recordVote(from: voter, granted: granted)
-        return tracker.tallyVotes().result
+        return tracker.voteResult()
     }
 
     private mutating func handleVoteRequest(_ m: Message) {
@@ -419,10 +415,9 @@ struct Raft {
         return tracker.confState
     }
 
-    /// Reacts to a new membership: track our own learner status; a removed leader steps down; a
-    /// leader commits what the new quorum allows and starts replicating to newcomers.
+    /// Reacts to a new membership: a removed leader steps down; a leader commits what the new
+    /// quorum allows and starts replicating to newcomers.
     mutating func membershipChanged() {
-        isLearner = tracker.isLearner(id)
         let stillVoter = tracker.isVoter(id)
         if role == .leader && !stillVoter {
             guard config.stepDownOnRemoval else { return }

@@ -4,9 +4,16 @@
 /// its hashing per process, and the core must behave identically on every run.
 struct ProgressTracker {
     /// Sorted voter ids.
-    private(set) var voters: [NodeID] = []
+    private(set) var voters: [NodeID] = [] {
+        didSet { memberIDs = (voters + learners).sorted() }
+    }
     /// Sorted learner ids (disjoint from voters).
-    private(set) var learners: [NodeID] = []
+    private(set) var learners: [NodeID] = [] {
+        didSet { memberIDs = (voters + learners).sorted() }
+    }
+    /// Voters and learners together, sorted: the order of every broadcast. Kept with the
+    /// membership rather than rebuilt for each broadcast.
+    private(set) var memberIDs: [NodeID] = []
     var progress: [NodeID: Progress] = [:]
     /// Votes received in the current (pre-)campaign.
     private(set) var votes: [NodeID: Bool] = [:]
@@ -19,9 +26,6 @@ struct ProgressTracker {
     var confState: ConfState { ConfState(voters: voters, learners: learners) }
 
     var quorum: MajorityQuorum { MajorityQuorum(voters: voters) }
-
-    /// Voters then learners, each sorted: the order of every broadcast.
-    var memberIDs: [NodeID] { (voters + learners).sorted() }
 
     func isVoter(_ id: NodeID) -> Bool { voters.contains(id) }
 
@@ -53,17 +57,9 @@ struct ProgressTracker {
         if votes[id] == nil { votes[id] = granted }
     }
 
-    func tallyVotes() -> (granted: Int, rejected: Int, result: VoteResult) {
-        var granted = 0
-        var rejected = 0
-        for id in voters {
-            switch votes[id] {
-            case true?: granted += 1
-            case false?: rejected += 1
-            case nil: break
-            }
-        }
-        return (granted, rejected, quorum.voteResult { votes[$0] })
+    /// The campaign's outcome so far.
+    func voteResult() -> VoteResult {
+        quorum.voteResult { votes[$0] }
     }
 
     // MARK: Membership
@@ -74,11 +70,8 @@ struct ProgressTracker {
         voters = confState.voters.sorted()
         learners = confState.learners.sorted().filter { !voters.contains($0) }
         progress = [:]
-        for id in voters {
-            progress[id] = Progress(next: lastIndex + 1, maxInflight: maxInflight, isLearner: false)
-        }
-        for id in learners {
-            progress[id] = Progress(next: lastIndex + 1, maxInflight: maxInflight, isLearner: true)
+        for id in memberIDs {
+            progress[id] = Progress(next: lastIndex + 1, maxInflight: maxInflight, isLearner: isLearner(id))
         }
         votes = [:]
     }
