@@ -24,13 +24,11 @@ public enum RaftWire {
     // MARK: Entry
 
     public static func encode(_ entry: Entry) -> [UInt8] {
-        var writer = ProtoWriter()
-        write(entry, to: &writer)
-        return writer.bytes
+        entry.serializedBytes()
     }
 
     public static func decodeEntry(_ bytes: [UInt8]) throws(ProtoDecodingError) -> Entry {
-        try ProtoReader.reading(bytes, readEntry)
+        try Entry(serializedBytes: bytes)
     }
 
     /// The encoded size of `entry`, computed without encoding it.
@@ -41,32 +39,31 @@ public enum RaftWire {
             + ProtoSize.bytes(EntryField.data, entry.data)
     }
 
-    private static func write(_ entry: Entry, to writer: inout ProtoWriter) {
+    fileprivate static func write(_ entry: Entry, to writer: inout ProtoWriter) {
         writer.writeUInt64(EntryField.type, UInt64(entry.type.rawValue))
         writer.writeUInt64(EntryField.term, entry.term)
         writer.writeUInt64(EntryField.index, entry.index)
         writer.writeBytes(EntryField.data, entry.data)
     }
 
-    private static func readEntry(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Entry {
-        var entry = Entry()
-        while let (field, type) = try reader.readTag() {
-            switch field {
-            case EntryField.type:
-                let raw = try reader.readUInt64(type, field: field)
-                guard raw <= UInt64(UInt8.max), let value = EntryType(rawValue: UInt8(raw)) else {
-                    throw raw == 2
-                        ? .unsupported("EntryConfChangeV2 (joint consensus)")
-                        : .unknownEnumValue(field: field, value: raw)
-                }
-                entry.type = value
-            case EntryField.term: entry.term = try reader.readUInt64(type, field: field)
-            case EntryField.index: entry.index = try reader.readUInt64(type, field: field)
-            case EntryField.data: entry.data = try reader.readBytes(type, field: field)
-            default: try reader.skip(type, field: field)
+    fileprivate static func decodeField(
+        _ field: Int, _ type: WireType, _ reader: inout ProtoReader, into entry: inout Entry
+    ) throws(ProtoDecodingError) -> Bool {
+        switch field {
+        case EntryField.type:
+            let raw = try reader.readUInt64(type, field: field)
+            guard raw <= UInt64(UInt8.max), let value = EntryType(rawValue: UInt8(raw)) else {
+                throw raw == 2
+                    ? .unsupported("EntryConfChangeV2 (joint consensus)")
+                    : .unknownEnumValue(field: field, value: raw)
             }
+            entry.type = value
+        case EntryField.term: entry.term = try reader.readUInt64(type, field: field)
+        case EntryField.index: entry.index = try reader.readUInt64(type, field: field)
+        case EntryField.data: entry.data = try reader.readBytes(type, field: field)
+        default: return false
         }
-        return entry
+        return true
     }
 
     // MARK: HardState
@@ -226,9 +223,7 @@ public enum RaftWire {
         writer.writeUInt64(MessageField.term, message.term)
         writer.writeUInt64(MessageField.logTerm, message.logTerm)
         writer.writeUInt64(MessageField.index, message.index)
-        for entry in message.entries {
-            writer.writeNested(MessageField.entries) { write(entry, to: &$0) }
-        }
+        writer.writeMessages(MessageField.entries, message.entries)
         writer.writeUInt64(MessageField.commit, message.commit)
         if let snapshot = message.snapshot {
             writer.writeNested(MessageField.snapshot) { write(snapshot, to: &$0) }
@@ -259,7 +254,7 @@ public enum RaftWire {
             case MessageField.logTerm: message.logTerm = try reader.readUInt64(type, field: field)
             case MessageField.index: message.index = try reader.readUInt64(type, field: field)
             case MessageField.entries:
-                message.entries.append(try reader.readNested(type, field: field, readEntry))
+                message.entries.append(try reader.readMessage(type, field: field, as: Entry.self))
             case MessageField.commit: message.commit = try reader.readUInt64(type, field: field)
             case MessageField.snapshot:
                 message.snapshot = try reader.readNested(type, field: field, readSnapshot)
@@ -270,5 +265,25 @@ public enum RaftWire {
             }
         }
         return message
+    }
+}
+
+/// Entries travel inside every append message and are written to the log one by one, so they
+/// use ProtoWire's message path: sized without encoding, written without a scratch copy.
+extension Entry: ProtoMessage {
+    public init() {
+        self.init(term: 0)
+    }
+
+    public var serializedSize: Int { RaftWire.encodedSize(of: self) }
+
+    public func encode(to writer: inout ProtoWriter) {
+        RaftWire.write(self, to: &writer)
+    }
+
+    public mutating func decodeField(
+        _ field: Int, _ wireType: WireType, _ reader: inout ProtoReader
+    ) throws(ProtoDecodingError) -> Bool {
+        try RaftWire.decodeField(field, wireType, &reader, into: &self)
     }
 }
