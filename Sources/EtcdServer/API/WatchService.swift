@@ -60,35 +60,27 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
 
     private func create(_ request: WatchCreateRequest) {
         // An empty key means the smallest key, "\0".
-        let key = request.key.isEmpty ? [0] : request.key
-        let range: KeyRange
-        if request.rangeEnd.isEmpty {
-            range = .single(key)
-        } else if request.rangeEnd == [0] {
-            range = .from(key)
-        } else {
-            range = .bounded(start: key, end: request.rangeEnd)
-        }
-        let duplicate: Bool = lock.withLock {
-            request.watchID != 0 && active.contains(request.watchID)
-        }
-        if duplicate {
-            refuseCreate(reason: "mvcc: duplicate watch ID provided on the WatchStream")
-            return
-        }
+        let range = KeyRange(key: request.key.isEmpty ? [0] : request.key, rangeEnd: request.rangeEnd)
+        // As etcd does, the range is checked before the ID.
         if case .bounded(let start, let end) = range, !start.lexicographicallyPrecedes(end) {
             refuseCreate(reason: "mvcc: watcher range is empty")
             return
         }
-        let id = lock.withLock { () -> Int64 in
+        let assigned = lock.withLock { () -> Int64? in
             var id = request.watchID
             if id == 0 {
                 while active.contains(nextWatchID) { nextWatchID += 1 }
                 id = nextWatchID
                 nextWatchID += 1
+            } else if active.contains(id) {
+                return nil
             }
             active.insert(id)
             return id
+        }
+        guard let id = assigned else {
+            refuseCreate(reason: "mvcc: duplicate watch ID provided on the WatchStream")
+            return
         }
         let filters = request.filters
         let spec = WatchSpec(range: range, startRevision: request.startRevision, prevKV: request.prevKV,

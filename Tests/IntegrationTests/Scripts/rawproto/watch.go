@@ -110,6 +110,7 @@ func watchScenario(client *clientv3.Client) {
 		Key: []byte("a"), StartRevision: 2, WatchId: 7, PrevKv: true}), 2)
 	send("duplicate id", create(pb.WatchCreateRequest{Key: []byte("b"), WatchId: 7}), 1)
 	send("empty range", create(pb.WatchCreateRequest{Key: []byte("c"), RangeEnd: []byte("a")}), 1)
+	send("empty range under a duplicate id", create(pb.WatchCreateRequest{Key: []byte("c"), RangeEnd: []byte("a"), WatchId: 7}), 1)
 	send("server-assigned id", create(pb.WatchCreateRequest{Key: []byte("a"), RangeEnd: []byte("z")}), 1)
 	send("no-put filter over every key, from revision 1", create(pb.WatchCreateRequest{
 		Key: []byte{0}, RangeEnd: []byte{0}, StartRevision: 1, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}}), 2)
