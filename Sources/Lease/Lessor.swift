@@ -82,11 +82,6 @@ public final class Lessor: @unchecked Sendable {
         }
     }
 
-    /// The keys a revoke of `id` would delete, sorted.
-    public func keys(of id: ID) -> [[UInt8]]? {
-        lock.withLock { leases[id].map { $0.keys.sorted { $0.lexicographicallyPrecedes($1) } } }
-    }
-
     public func attach(_ key: [UInt8], to id: ID) {
         lock.withLock { _ = leases[id]?.keys.insert(key) }
     }

@@ -48,13 +48,15 @@ func readBigEndian(_ buffer: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
     return value
 }
 
-func bigEndianBytes(_ value: Int64) -> [UInt8] {
+/// The eight big-endian bytes of `value`: keys that sort in numeric order (for non-negative values).
+public func bigEndianBytes(_ value: Int64) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: 8)
     putBigEndian(UInt64(bitPattern: value), into: &out, at: 0)
     return out
 }
 
-func int64(bigEndian buffer: UnsafeRawBufferPointer?) -> Int64? {
+/// Reads `bigEndianBytes` back; nil unless the buffer holds exactly eight bytes.
+public func int64(bigEndian buffer: UnsafeRawBufferPointer?) -> Int64? {
     guard let buffer, buffer.count == 8 else { return nil }
     return Int64(bitPattern: readBigEndian(buffer, at: 0))
 }

@@ -17,11 +17,11 @@ final class LeaseStore: LeaseLookup, @unchecked Sendable {
     func leaseExists(_ id: Int64) -> Bool { lessor.exists(id) }
 
     func persist(_ record: Lessor.Record, in txn: WriteTransaction) throws {
-        try txn.put(db, LeaseStore.key(record.id), LeaseStore.key(record.ttlSeconds))
+        try txn.put(db, bigEndianBytes(record.id), bigEndianBytes(record.ttlSeconds))
     }
 
     func remove(_ id: Int64, in txn: WriteTransaction) throws {
-        try txn.delete(db, LeaseStore.key(id))
+        try txn.delete(db, bigEndianBytes(id))
     }
 
     /// Loads persisted leases and the keys attached to them (after a restart).
@@ -32,22 +32,14 @@ final class LeaseStore: LeaseLookup, @unchecked Sendable {
             defer { cursor.close() }
             var entry = try cursor.first()
             while let current = entry {
-                if let id = LeaseStore.int64(current.key), let ttl = LeaseStore.int64(current.value) {
+                if let id = int64(bigEndian: current.key), let ttl = int64(bigEndian: current.value) {
                     records.append(Lessor.Record(id: id, ttlSeconds: ttl))
                 }
                 entry = try cursor.next()
             }
-            return (records, try reader.leasedKeys())
+            // Attachments matter only for leases that exist; with none, skip walking every key.
+            return (records, records.isEmpty ? [] : try reader.leasedKeys())
         }
         lessor.restore(records, attachments: attachments, extraNanoseconds: extraNanoseconds)
-    }
-
-    static func key(_ value: Int64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: UInt64(bitPattern: value) >> (56 - 8 * UInt64($0))) }
-    }
-
-    static func int64(_ buffer: UnsafeRawBufferPointer) -> Int64? {
-        guard buffer.count == 8 else { return nil }
-        return Int64(bitPattern: buffer.reduce(0) { $0 << 8 | UInt64($1) })
     }
 }

@@ -107,7 +107,7 @@ struct FlagParser {
         switch spec.kind {
         case .string, .strings: ok = true
         case .bool: ok = FlagParser.parseBool(value) != nil
-        case .int, .int64: ok = GoInteger.parse(value).map { $0 >= Int64.min && $0 <= Int64.max } ?? false
+        case .int, .int64: ok = GoInteger.parse(value) != nil
         case .uint, .uint64: ok = GoInteger.parseUnsigned(value) != nil
         case .uint32: ok = GoInteger.parseUnsigned(value).map { $0 <= UInt64(UInt32.max) } ?? false
         case .duration: ok = GoDuration.parse(value) != nil

@@ -19,7 +19,7 @@ final class MembershipStore: @unchecked Sendable {
     }
 
     private static func key(_ id: UInt64) -> [UInt8] {
-        [UInt8(ascii: "m")] + (0..<8).map { UInt8(truncatingIfNeeded: id >> (56 - 8 * UInt64($0))) }
+        [UInt8(ascii: "m")] + bigEndianBytes(Int64(bitPattern: id))
     }
 
     func members() throws -> [Member] {
@@ -33,12 +33,6 @@ final class MembershipStore: @unchecked Sendable {
                 entry = try cursor.next()
             }
             return members
-        }
-    }
-
-    func member(_ id: UInt64) throws -> Member? {
-        try store.environment.read { txn in
-            try txn.get(db, MembershipStore.key(id)).map { try Member(serializedBuffer: $0) }
         }
     }
 
