@@ -238,7 +238,7 @@ public final class WatchHub: @unchecked Sendable {
         guard let from = pending.map(\.1.nextRevision).min() else { return false }
         var compacted: [(WatcherKey, Watcher)] = []
         var deliveries: [(WatcherKey, Watcher, [WatchEvent])] = []
-        let (current, through) = try store.read { reader -> (Int64, Int64) in
+        let (current, through, compactRevision) = try store.read { reader -> (Int64, Int64, Int64) in
             let current = try reader.currentRevision()
             let compactRevision = try reader.compactRevision()
             let live = pending.filter { entry in
@@ -250,29 +250,34 @@ public final class WatchHub: @unchecked Sendable {
             }
             let start = max(from, compactRevision)
             let through = min(current, start + catchUpRevisions - 1)
-            guard !live.isEmpty, start <= through else { return (current, through) }
+            guard !live.isEmpty, start <= through else { return (current, through, compactRevision) }
             var history: [WatchEvent] = []
             try reader.changes(from: start, through: through) { change in
                 history.append(WatchEvent(change))
                 return true
             }
+            // History holds no previous values: each event's is read (as of the revision before)
+            // the first time a prev_kv watcher wants it, and shared by every watcher after.
+            var withPrevious = [WatchEvent?](repeating: nil, count: history.count)
+            func eventWithPrevious(_ position: Int) throws -> WatchEvent {
+                if let event = withPrevious[position] { return event }
+                let event = history[position]
+                let previous = try reader.get(event.kv.key, atOrBefore: event.revision - 1)
+                let completed = WatchEvent(kind: event.kind, kv: event.kv, previous: previous)
+                withPrevious[position] = completed
+                return completed
+            }
             for (key, watcher) in live {
                 var events: [WatchEvent] = []
-                for event in history where event.revision >= watcher.nextRevision && watcher.spec.wants(event) {
-                    if watcher.spec.prevKV {
-                        // History holds no previous values: read the key as of the revision before.
-                        let previous = try reader.get(event.kv.key, atOrBefore: event.revision - 1)
-                        events.append(WatchEvent(kind: event.kind, kv: event.kv, previous: previous))
-                    } else {
-                        events.append(event)
-                    }
+                for (position, event) in history.enumerated()
+                where event.revision >= watcher.nextRevision && watcher.spec.wants(event) {
+                    events.append(watcher.spec.prevKV ? try eventWithPrevious(position) : event)
                 }
                 deliveries.append((key, watcher, events))
             }
-            return (current, through)
+            return (current, through, compactRevision)
         }
         for (_, watcher) in compacted {
-            let compactRevision = (try? store.read { try $0.compactRevision() }) ?? 0
             watcher.sink.sendCompacted(watchID: watcher.watchID, compactRevision: compactRevision, currentRevision: current)
         }
         var sinks: [ObjectIdentifier: WatchSink] = [:]
