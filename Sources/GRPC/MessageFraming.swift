@@ -6,22 +6,16 @@ public enum MessageFraming {
     public static func frame(_ message: [UInt8]) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(prefixSize + message.count)
+        append(message, to: &out)
+        return out
+    }
+
+    /// Appends `message`, framed, to `out`: for senders that queue many messages in one buffer.
+    public static func append(_ message: [UInt8], to out: inout [UInt8]) {
         let n = UInt32(message.count)
         out += [0, UInt8(n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8),
                 UInt8(truncatingIfNeeded: n)]
         out += message
-        return out
-    }
-
-    /// Frames a message that is produced directly into the output buffer.
-    public static func frame(size: Int, _ write: (inout [UInt8]) -> Void) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(prefixSize + size)
-        let n = UInt32(size)
-        out += [0, UInt8(n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8),
-                UInt8(truncatingIfNeeded: n)]
-        write(&out)
-        return out
     }
 }
 

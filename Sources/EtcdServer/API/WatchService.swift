@@ -136,7 +136,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
             // etcd's gRPC receive limit doubles as the watch fragment limit.
             let limit = Int(core.config.maxRequestBytes) + ServerConfig.grpcOverheadBytes
             let base = ProtoSize.message(1, header) + ProtoSize.int64(2, watchID)
-            let sizes = encoded.map { ProtoSize.bytesAlways(11, $0) }
+            let sizes = spec.fragment ? encoded.map { ProtoSize.bytesAlways(11, $0) } : []
             guard spec.fragment, encoded.count >= 2, base + sizes.reduce(0, +) >= limit else {
                 appendResponse(header: header, watchID: watchID, events: encoded[...], fragment: false)
                 return
@@ -171,7 +171,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
             response.watchID = watchID
             response.compactRevision = compactRevision
             response.canceled = true
-            pending += MessageFraming.frame(response.serializedBytes())
+            MessageFraming.append(response.serializedBytes(), to: &pending)
         }
     }
 
@@ -181,7 +181,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
             var response = WatchResponse()
             response.header = core.header(revision: revision)
             response.watchID = watchID
-            pending += MessageFraming.frame(response.serializedBytes())
+            MessageFraming.append(response.serializedBytes(), to: &pending)
         }
     }
 
@@ -212,7 +212,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     }
 
     private func enqueue(_ response: WatchResponse) {
-        lock.withLock { pending += MessageFraming.frame(response.serializedBytes()) }
+        lock.withLock { MessageFraming.append(response.serializedBytes(), to: &pending) }
     }
 
     /// Appends a framed WatchResponse built around already-encoded events (under the lock).
@@ -222,6 +222,6 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         writer.writeInt64(2, watchID)
         writer.writeBool(7, fragment)
         for event in events { writer.writeBytesAlways(11, event) }
-        pending += MessageFraming.frame(writer.bytes)
+        MessageFraming.append(writer.bytes, to: &pending)
     }
 }
