@@ -81,8 +81,7 @@ struct KVService {
 
     /// A range whose key-values go out exactly as stored: no sorting, filtering or keys-only.
     static func passesValuesThrough(_ r: RangeRequest) -> Bool {
-        r.sortOrderRaw == 0 && r.sortTargetRaw == 0 && !r.keysOnly && !r.countOnly
-            && r.minModRevision == 0 && r.maxModRevision == 0 && r.minCreateRevision == 0 && r.maxCreateRevision == 0
+        r.sortOrderRaw == 0 && r.sortTargetRaw == 0 && !r.keysOnly && !r.countOnly && !r.filtersRevisions
     }
 
     /// Range with the stored encodings copied straight into the response: no decode and

@@ -61,11 +61,9 @@ struct KVSemantics {
     // MARK: Range
 
     func range(_ request: RangeRequest, in view: some KVView) throws(EtcdError) -> RangeResponse {
-        let filtering = request.minModRevision != 0 || request.maxModRevision != 0
-            || request.minCreateRevision != 0 || request.maxCreateRevision != 0
         // The limit goes down to the store only when nothing reorders or drops results after
         // it; then one extra key tells whether there are more.
-        let pushDown = request.sortOrderRaw == RangeRequest.SortOrder.unsorted.rawValue && !filtering
+        let pushDown = request.sortOrderRaw == RangeRequest.SortOrder.unsorted.rawValue && !request.filtersRevisions
         let limit = max(0, request.limit)
         let options = RangeOptions(limit: pushDown && limit > 0 ? Int(clamping: limit) + 1 : 0,
                                    revision: max(0, request.revision), countOnly: request.countOnly)
@@ -304,5 +302,13 @@ extension ResponseHeader {
     init(revision: Int64) {
         self.init()
         self.revision = revision
+    }
+}
+
+extension RangeRequest {
+    /// Any of the min/max mod/create revision filters is set: results are dropped after the
+    /// store reads them.
+    var filtersRevisions: Bool {
+        minModRevision != 0 || maxModRevision != 0 || minCreateRevision != 0 || maxCreateRevision != 0
     }
 }
