@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HTTP2
+import Synchronization
 
 /// Runs work on the thread that owns a connection (its event loop). The transport provides it.
 public protocol CallExecutor: AnyObject, Sendable {
@@ -150,28 +148,16 @@ public final class ServerCall: @unchecked Sendable {
 }
 
 /// A byte counter shared between the connection's thread and the threads that send.
-final class OutstandingBytes: @unchecked Sendable {
-    private var count = 0
-    private var mutex = pthread_mutex_t()
-
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
+final class OutstandingBytes: Sendable {
+    private let count = Atomic<Int>(0)
 
     func add(_ delta: Int) {
-        pthread_mutex_lock(&mutex)
-        count += delta
-        pthread_mutex_unlock(&mutex)
+        count.wrappingAdd(delta, ordering: .sequentiallyConsistent)
     }
 
     func reset() {
-        pthread_mutex_lock(&mutex)
-        count = 0
-        pthread_mutex_unlock(&mutex)
+        count.store(0, ordering: .sequentiallyConsistent)
     }
 
-    var value: Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return count
-    }
+    var value: Int { count.load(ordering: .sequentiallyConsistent) }
 }
