@@ -7,7 +7,7 @@ REFERENCE_DIR := .build/reference
 REFERENCE_ETCD := $(REFERENCE_DIR)/usr/bin/etcd
 SEEDS ?= 1000
 
-.PHONY: all deps build run test test-unit reference conformance bench simulate clean
+.PHONY: all deps test-deps go-tools build run test reference conformance bench simulate clean
 
 all: build
 
@@ -23,17 +23,21 @@ run: build
 	.build/release/etcd $(ARGS)
 
 reference:
-	@scripts/install-deps.sh test
 	@scripts/fetch-reference-etcd.sh $(REFERENCE_DIR) >/dev/null
 
-# The integration tests start .build/debug/etcd (built with the tests) and drive it with the
-# stock etcdctl; the differential tests also start the reference etcd; the watch load test runs
-# the release build under the Go client.
+# Everything the tests and the benchmark need, in one install.
+test-deps:
+	@scripts/install-deps.sh build test go
+
+# The Go-client tools (bench/ and the integration tests' rawproto), built once for both.
 GO_TOOLS := .build/go-tools
-test: reference
-	@scripts/install-deps.sh go
+go-tools: test-deps
 	scripts/build-go-tools.sh $(GO_TOOLS) >/dev/null
-	$(SWIFT) build -c release --product etcd
+
+# The integration tests start .build/debug/etcd (built with the tests) and drive it with the
+# stock etcdctl; the differential tests also start the reference etcd; the load tests run the
+# release build under the Go client.
+test: test-deps reference go-tools build
 	$(SWIFT) build --build-tests
 	ETCD_BINARY=$(CURDIR)/.build/debug/etcd REFERENCE_ETCD=$(CURDIR)/$(REFERENCE_ETCD) \
 		ETCD_RELEASE_BINARY=$(CURDIR)/.build/release/etcd GO_TOOLS=$(CURDIR)/$(GO_TOOLS) \
@@ -44,9 +48,9 @@ conformance: build
 	scripts/conformance.sh $(CURDIR)/.build/release/etcd $(CURDIR)/conformance-results
 
 # Side-by-side throughput of the reference etcd and ours, reported as ratios.
-bench: build reference
-	@scripts/install-deps.sh go
-	BENCH_DIR=$(CURDIR)/bench-results scripts/bench.sh $(CURDIR)/.build/release/etcd $(CURDIR)/$(REFERENCE_ETCD)
+bench: test-deps reference go-tools build
+	BENCH_DIR=$(CURDIR)/bench-results GO_TOOLS=$(CURDIR)/$(GO_TOOLS) \
+		scripts/bench.sh $(CURDIR)/.build/release/etcd $(CURDIR)/$(REFERENCE_ETCD)
 
 # The Raft core under the deterministic simulator: SEEDS seeds, each with 3 and with 5 members,
 # all faults on. A failing seed is printed with the command that reproduces it.

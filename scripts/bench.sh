@@ -11,7 +11,8 @@
 #   expiry      100 leases of the minimum TTL expire beside 20 busy writers: how late each key's
 #               DELETE reaches a watcher after its lease's expiry
 # Each workload runs ROUNDS times per server, alternating servers; the median is reported.
-# WORKLOADS picks a subset (default: all of the above).
+# WORKLOADS picks a subset (default: all of the above); GO_TOOLS names a directory of already
+# built Go tools (scripts/build-go-tools.sh).
 set -euo pipefail
 ours=${1:?ours}; reference=${2:?reference}
 ROUNDS=${ROUNDS:-3}
@@ -19,8 +20,10 @@ PUT1_TOTAL=${PUT1_TOTAL:-10000}
 PUT100_TOTAL=${PUT100_TOTAL:-100000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$here/bench-results}
-tool=$("$here/scripts/build-go-tools.sh" "$work")/putload
-watchtool=$(dirname "$tool")/watchload
+# The Go tools: from GO_TOOLS when make built them already, else built here.
+tools=${GO_TOOLS:-$("$here/scripts/build-go-tools.sh" "$work")}
+tool=$tools/putload
+watchtool=$tools/watchload
 
 port=$(( 30000 + RANDOM % 20000 ))
 start_server() { # binary dir
