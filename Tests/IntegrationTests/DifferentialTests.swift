@@ -50,13 +50,7 @@ enum Differential {
         var leases: [ObjectIdentifier: String] = [:]
         func execute(_ step: Step, on server: ServerProcess) throws -> CommandResult {
             let arguments = step.arguments.map { $0 == "LEASE" ? leases[ObjectIdentifier(server)] ?? "0" : $0 }
-            let result: CommandResult
-            if let timeout = step.timeout {
-                result = try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)"] + arguments, stdin: step.stdin,
-                                 environment: ["ETCDCTL_API": "3"], timeout: timeout)
-            } else {
-                result = try etcdctl(server, arguments, stdin: step.stdin)
-            }
+            let result = try etcdctl(server, arguments, stdin: step.stdin, interruptAfter: step.timeout)
             // "lease 694d7b1ca6ae0a04 granted with TTL(60s)": later steps use the ID as LEASE.
             if step.arguments.starts(with: ["lease", "grant"]), let id = result.stdout.split(separator: " ").dropFirst().first {
                 leases[ObjectIdentifier(server)] = String(id)

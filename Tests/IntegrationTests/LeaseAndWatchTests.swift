@@ -44,8 +44,7 @@ import Testing
         _ = try etcdctl(server, "put", "svc/a", "1", "--lease=\(id)")   // revision 2
         _ = try etcdctl(server, "put", "svc/b", "2", "--lease=\(id)")   // revision 3
         let granted = Date()
-        let watch = try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)", "watch", "svc/", "--prefix", "-w", "json",
-                                               "--rev=4"], stdin: nil, environment: ["ETCDCTL_API": "3"], timeout: 4)
+        let watch = try etcdctl(server, ["watch", "svc/", "--prefix", "-w", "json", "--rev=4"], interruptAfter: 4)
         let elapsed = Date().timeIntervalSince(granted)
         #expect(elapsed < 5)
         let lines = watch.stdout.split(separator: "\n")
@@ -79,12 +78,10 @@ import Testing
         _ = try etcdctl(server, "put", "a", "1")   // 2
         _ = try etcdctl(server, "put", "a", "2")   // 3
         _ = try etcdctl(server, "del", "a")        // 4
-        let history = try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)", "watch", "a", "--rev=2", "--prev-kv"],
-                              environment: ["ETCDCTL_API": "3"], timeout: 1.5)
+        let history = try etcdctl(server, ["watch", "a", "--rev=2", "--prev-kv"], interruptAfter: 1.5)
         #expect(history.stdout == "PUT\na\n1\nPUT\na\n1\na\n2\nDELETE\na\n2\na\n\n")
         _ = try etcdctl(server, "compaction", "3")
-        let compacted = try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)", "watch", "a", "--rev=2"],
-                                environment: ["ETCDCTL_API": "3"], timeout: 3)
+        let compacted = try etcdctl(server, ["watch", "a", "--rev=2"], interruptAfter: 3)
         #expect(compacted.stderr.contains("watch was canceled (etcdserver: mvcc: required revision has been compacted)"))
     }
 
@@ -93,8 +90,7 @@ import Testing
         try server.start()
         defer { server.stop() }
         _ = try etcdctl(server, "put", "x", "1")   // 2
-        let out = try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)", "watch", "--interactive"],
-                          stdin: "watch x --rev=2\n", environment: ["ETCDCTL_API": "3"], timeout: 1.5)
+        let out = try etcdctl(server, ["watch", "--interactive"], stdin: "watch x --rev=2\n", interruptAfter: 1.5)
         #expect(out.stdout == "PUT\nx\n1\n")
     }
 }

@@ -244,12 +244,15 @@ func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
                          stderr: String(decoding: errData, as: UTF8.self))
 }
 
-/// The stock etcdctl (v3 API) against one endpoint.
-func etcdctl(_ server: ServerProcess, _ arguments: [String], stdin: String? = nil) throws -> CommandResult {
+/// The stock etcdctl (v3 API) against one endpoint. Commands that run until stopped (watch,
+/// keep-alive) pass `interruptAfter`: they get no command timeout and are interrupted then.
+func etcdctl(_ server: ServerProcess, _ arguments: [String], stdin: String? = nil,
+             interruptAfter: TimeInterval? = nil) throws -> CommandResult {
     var environment = ProcessInfo.processInfo.environment
     environment["ETCDCTL_API"] = "3"
-    return try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)", "--command-timeout=10s"] + arguments,
-                   stdin: stdin, environment: environment)
+    let commandTimeout = interruptAfter == nil ? ["--command-timeout=10s"] : []
+    return try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)"] + commandTimeout + arguments,
+                   stdin: stdin, environment: environment, timeout: interruptAfter)
 }
 
 func etcdctl(_ server: ServerProcess, _ arguments: String...) throws -> CommandResult {
