@@ -34,8 +34,20 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        // Logs in etcd's formats (zap JSON, capnslog text).
+        .target(name: "ServerLog"),
+
+        // The peer port: etcd 3.4's rafthttp (streams, pipeline, snapshots) over HTTP/1.1.
+        .target(name: "Peer", dependencies: [
+            "Raft", "ServerLog",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+
         // Storage.
-        .target(name: "WAL"),
+        .target(name: "WAL", dependencies: ["Raft"]),
         .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL"]),
         // Leases: TTLs, expiry, attached keys; no I/O, an injected clock.
         .target(name: "Lease"),
@@ -45,10 +57,11 @@ let package = Package(
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
             "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire", "Lease", "Watch",
+            "Raft", "Peer", "ServerLog",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .executableTarget(name: "etcd", dependencies: ["EtcdServer"]),
+        .executableTarget(name: "etcd", dependencies: ["EtcdServer", "ServerLog"]),
 
         // Consensus: a pure Raft state machine (no I/O, no clocks, no system randomness), the
         // deterministic simulator that runs it under faults, and the simulator's command line.
@@ -67,7 +80,7 @@ let package = Package(
         ),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
-        .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "WALTests", dependencies: ["WAL", "Raft"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "EtcdProto", "LMDB"]),
         // An in-memory nghttp2 client shared by the HTTP/2 and gRPC tests.

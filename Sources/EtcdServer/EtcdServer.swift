@@ -5,6 +5,9 @@ import Lease
 import MVCC
 import NIOCore
 import NIOPosix
+import Peer
+import Raft
+import ServerLog
 import Transport
 import WAL
 import Watch
@@ -16,30 +19,45 @@ extension URLList.Parsed {
 }
 
 /// The composition root: builds the modules, wires them together, starts and stops them. It
-/// holds no request logic.
-public final class EtcdServer: Sendable {
+/// holds no request logic: bootstrap and recovery are `MemberBootstrap`'s, the Raft thread is
+/// `RaftHost`'s, applying is `ServerApplication`'s, the peer port is `RaftTransport` and
+/// `PeerGateway`, what a member publishes about itself is `MemberPublisher`'s, and leadership
+/// changes are `LeadershipEvents`'.
+public final class EtcdServer: @unchecked Sendable {
     public let config: ServerConfig
     let logger: Logger
-    let core: ServerCore
+    let member: RaftMember
     private let group: MultiThreadedEventLoopGroup
     private let listeners: [Listener]
+    private let peerServers: [PeerHTTPServer]
+    private let transport: RaftTransport
+    private let publisher: MemberPublisher
     private let leaseExpiry: LeaseExpiry
     private let hub: WatchHub
+    private let stopLock = NSLock()
+    private var stopping = false
+    /// Runs when the server stops on its own (removed from the cluster).
+    public var onStopped: (@Sendable (Int32) -> Void)?
 
-    private init(config: ServerConfig, logger: Logger, core: ServerCore, group: MultiThreadedEventLoopGroup,
-                 listeners: [Listener], leaseExpiry: LeaseExpiry, hub: WatchHub) {
-        self.hub = hub
+    private init(config: ServerConfig, logger: Logger, member: RaftMember, group: MultiThreadedEventLoopGroup,
+                 listeners: [Listener], peerServers: [PeerHTTPServer], transport: RaftTransport,
+                 publisher: MemberPublisher, leaseExpiry: LeaseExpiry, hub: WatchHub) {
         self.config = config
         self.logger = logger
-        self.core = core
+        self.member = member
         self.group = group
         self.listeners = listeners
+        self.peerServers = peerServers
+        self.transport = transport
+        self.publisher = publisher
         self.leaseExpiry = leaseExpiry
+        self.hub = hub
     }
 
-    public var memberID: UInt64 { core.memberID }
-    public var clusterID: UInt64 { core.clusterID }
-    public var clientPorts: [Int] { listeners.dropFirst(config.listenPeerURLs.count).compactMap(\.localPort) }
+    public var memberID: UInt64 { member.memberID }
+    public var clusterID: UInt64 { member.clusterID }
+    public var clientPorts: [Int] { listeners.compactMap(\.localPort) }
+    public var peerPorts: [Int] { peerServers.compactMap(\.localPort) }
 
     public static func start(config: ServerConfig, logger: Logger) async throws -> EtcdServer {
         logger.info("starting an etcd server", [
@@ -52,209 +70,129 @@ public final class EtcdServer: Sendable {
             "initial-cluster": config.initialCluster, "initial-cluster-state": config.initialClusterState,
             "initial-cluster-token": config.initialClusterToken, "quota-backend-bytes": config.effectiveQuotaBytes,
             "max-request-bytes": config.maxRequestBytes, "max-concurrent-streams": config.maxConcurrentStreams,
+            "snapshot-count": config.snapshotCount, "heartbeat-interval": "\(config.heartbeatIntervalMs)ms",
+            "election-timeout": "\(config.electionTimeoutMs)ms", "pre-vote": config.preVote,
         ], text: "name = \(config.name), data dir = \(config.dataDir)", package: "embed")
 
-        try makeDirectories(config.memberDirectory + "/snap")
-        let store = try KVStore(path: config.backendPath, mapSize: Int(config.effectiveQuotaBytes) + (1 << 30))
+        let snapDirectory = config.memberDirectory + "/snap"
+        try makeDirectories(snapDirectory)
+        removeTemporaryFiles(in: snapDirectory)
+        let mapSize = Int(config.effectiveQuotaBytes) + (1 << 30)
+        let store = try KVStore(path: config.backendPath, mapSize: mapSize)
         logger.info("opened backend db", ["path": config.backendPath], text: "opened backend db at \(config.backendPath)")
-        let membership = try MembershipStore(store: store)
 
-        // Identity and log: recovered from the data dir, or bootstrapped from the flags.
-        let wal: WAL
-        var replay: [Entry]
-        let memberID: UInt64, clusterID: UInt64, term: UInt64
-        let fresh = !WAL.exists(in: config.walDirectory)
-        if fresh {
-            (memberID, clusterID) = try bootstrapIdentity(config)
-            var metadata = WALMetadata()
-            metadata.nodeID = memberID
-            metadata.clusterID = clusterID
-            wal = try WAL.create(in: config.walDirectory, metadata: metadata.serializedBytes())
-            // As etcd does, the log starts with the configuration entry adding this member at
-            // term 1; the member then "wins" term 2.
-            var member = Member()
-            member.id = memberID
-            member.peerURLs = config.initialAdvertisePeerURLs.map(\.text).sorted()
-            let first = Entry(term: 1, index: 1, kind: .configurationChange, data: member.serializedBytes())
-            try wal.append(entries: [first], hardState: HardState(term: 1, vote: 0, commit: 1))
-            try wal.sync()
-            replay = [first]
-            term = 2
-            logger.info("starting local member", ["local-member-id": ClusterIdentity.hex(memberID),
-                                                  "cluster-id": ClusterIdentity.hex(clusterID)],
-                        text: "starting member \(ClusterIdentity.hex(memberID)) in cluster \(ClusterIdentity.hex(clusterID))")
-        } else {
-            let (opened, recovered) = try WAL.open(in: config.walDirectory)
-            let metadata = try WALMetadata(serializedBytes: recovered.metadata)
-            guard let node = metadata.nodeID, let cluster = metadata.clusterID else {
-                throw ConfigError.invalid("wal: metadata in \(config.walDirectory) names no member")
-            }
-            wal = opened
-            memberID = node
-            clusterID = cluster
-            replay = recovered.entries
-            term = recovered.hardState.term + 1
-            logger.info("restarting local member", ["local-member-id": ClusterIdentity.hex(memberID),
-                                                    "cluster-id": ClusterIdentity.hex(clusterID),
-                                                    "commit-index": recovered.hardState.commit],
-                        text: "restarting member \(ClusterIdentity.hex(memberID)) in cluster \(ClusterIdentity.hex(clusterID)) at commit index \(recovered.hardState.commit)")
-        }
-
-        let applied = try store.read { try $0.appliedIndex() }
-        // etcd's minimum lease TTL: one and a half election timeouts, in whole seconds, rounded up.
-        let electionTicks = config.electionTimeoutMs / config.heartbeatIntervalMs
-        let minTTLMs = (3 * electionTicks / 2) * config.heartbeatIntervalMs
-        let lessor = Lessor(minTTLSeconds: Int64((minTTLMs + 999) / 1000),
-                            clock: { DispatchTime.now().uptimeNanoseconds })
-        let leases = try LeaseStore(store: store, lessor: lessor)
-        // Leases as of the applied index first; replaying the log brings them up to date.
-        try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
-        let applier = Applier(store: store, membership: membership, leases: leases, logger: logger)
-        let pipeline = ApplyPipeline(wal: wal, store: store, applier: applier, term: term, appliedIndex: applied,
-                                     logger: logger, syncWrites: !config.unsafeNoFsync)
-        try pipeline.replay(replay)
-        replay = []
-        // Watchers start after replay: the hub's first revision is the recovered one.
-        let hub = try WatchHub(store: store, progressIntervalSeconds: config.watchProgressNotifyInterval)
-        applier.changeListener = { hub.publish($0) }
-        hub.start()
-        let compactor = Compactor(store: store)
-        pipeline.backgroundWork = { compactor.step() }
-        pipeline.start()
-
-        let core = ServerCore(memberID: memberID, clusterID: clusterID, store: store, pipeline: pipeline,
-                              semantics: applier.semantics, compactor: compactor, membership: membership, config: config)
-
-        // Listeners: peers first (nothing served there yet), then clients.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        var grpcConfiguration = GRPCServerConfiguration()
-        grpcConfiguration.http2.maxConcurrentStreams = config.maxConcurrentStreams
-        grpcConfiguration.maxReceiveMessageBytes = Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes
-        let endpoints = HTTPEndpoints(core: core)
-        grpcConfiguration.plainHTTPHandler = { request, respond in endpoints.handle(request, respond) }
-        var router = Router()
-        KVService(core: core).register(into: &router)
-        MaintenanceService(core: core).register(into: &router)
-        ClusterService(core: core).register(into: &router)
-        LeaseService(core: core, leases: leases).register(into: &router)
-        WatchService(core: core, hub: hub).register(into: &router)
+        let peerClient = PeerHTTPClient(group: group, connectTimeout: .milliseconds(Int64(1000 + config.electionTimeoutMs)))
+        let parts: RaftMember
+        do {
+            parts = try RaftMember.build(config: config, store: store, mapSize: mapSize, peerClient: peerClient, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let hub = try WatchHub(store: store, progressIntervalSeconds: config.watchProgressNotifyInterval)
+        parts.application.onChanges = { hub.publish($0) }
+        parts.onSnapshotInstalled = { hub.resync() }
+
+        // Peers first, then clients.
+        var peerServers: [PeerHTTPServer] = []
         var listeners: [Listener] = []
         do {
-            for url in config.listenPeerURLs {
-                listeners.append(try await Listener.bind(url.listenAddress, group: group,
-                                                         configuration: GRPCServerConfiguration(), router: Router(),
-                                                         httpHandler: { _, respond in respond(PlainHTTPResponse(status: 404)) }))
+            for url in config.listenPeerURLs where !url.scheme.hasPrefix("unix") {
+                peerServers.append(try await PeerHTTPServer.bind(host: url.host, port: url.port, group: group,
+                                                                 router: parts.transport))
                 logger.info("serving peer traffic", ["address": url.hostPort], text: "listening for peers on \(url.hostPort)",
                             package: "embed")
             }
+            let services = ServiceSet(member: parts, hub: hub, config: config)
             for url in config.listenClientURLs {
                 listeners.append(try await Listener.bind(url.listenAddress, group: group,
-                                                         configuration: grpcConfiguration, router: router,
-                                                         httpHandler: { request, respond in endpoints.handle(request, respond) }))
+                                                         configuration: services.grpc, router: services.router,
+                                                         httpHandler: services.http))
             }
         } catch {
+            for server in peerServers { await server.shutdown() }
             for listener in listeners { await listener.shutdown() }
+            parts.stop()
             try? await group.shutdownGracefully()
-            pipeline.stop()
             throw error
         }
-        let expiry = LeaseExpiry(lessor: lessor) { id, completion in
-            core.propose({ request in
+
+        let publisher = MemberPublisher(proposer: parts.proposer, membership: parts.membership, consensus: parts,
+                                        client: peerClient, logger: logger, memberID: parts.memberID,
+                                        clusterID: parts.clusterID, name: config.name,
+                                        clientURLs: config.advertiseClientURLs.map(\.text))
+        let leaseExpiry = LeaseExpiry(lessor: parts.lessor, isLeader: { parts.isLeader }) { id, completion in
+            parts.proposer.propose({ request in
                 var revoke = LeaseRevokeRequest()
                 revoke.id = id
                 request.leaseRevoke = revoke
             }, completion: completion)
         }
-        let server = EtcdServer(config: config, logger: logger, core: core, group: group, listeners: listeners,
-                                leaseExpiry: expiry, hub: hub)
-        try await server.announce(fresh: fresh)
-        expiry.start()
+        let server = EtcdServer(config: config, logger: logger, member: parts, group: group, listeners: listeners,
+                                peerServers: peerServers, transport: parts.transport, publisher: publisher,
+                                leaseExpiry: leaseExpiry, hub: hub)
+        parts.onFirstCommitInTerm = { [weak publisher] in publisher?.monitorVersion() }
+        parts.onRemovedFromCluster = { [weak server] in server?.stopRemoved() }
+        publisher.onPublished = {
+            logger.info("ready to serve client requests", package: "embed")
+            for url in config.listenClientURLs {
+                logger.info("serving client traffic insecurely; this is strongly discouraged!", ["address": url.hostPort],
+                            text: "serving insecure client requests on \(url.hostPort), this is strongly discouraged!",
+                            package: "embed")
+            }
+        }
+        hub.start()
+        parts.start()
+        publisher.start()
+        leaseExpiry.start()
         return server
     }
 
-    /// The entries etcd writes when a member becomes leader and starts serving: the leader's
-    /// empty entry, the cluster version (first start), and this member's name and client URLs.
-    private func announce(fresh: Bool) async throws {
-        let id = ClusterIdentity.hex(core.memberID)
-        logger.info("became leader at term \(core.term)", text: "\(id) became leader at term \(core.term)", package: "raft")
-        _ = await propose(data: [])
-        let capabilities = { [logger] in
-            logger.info("enabled capabilities for version", ["cluster-version": "3.4"],
-                        text: "enabled capabilities for version 3.4", package: "etcdserver/api")
-        }
-        if try core.membership.clusterVersion() == nil {
-            logger.info("setting up initial cluster version", ["cluster-version": "3.4"],
-                        text: "setting up the initial cluster version to 3.4")
-            var request = InternalRaftRequest()
-            var v2 = V2Request()
-            v2.method = "PUT"
-            v2.path = "/0/version"
-            v2.val = "3.4.0"
-            request.v2 = v2
-            _ = await propose(data: request.serializedBytes())
-            logger.info("set initial cluster version", ["cluster-id": ClusterIdentity.hex(core.clusterID),
-                                                        "local-member-id": id, "cluster-version": "3.4"],
-                        text: "set the initial cluster version to 3.4", package: "etcdserver/membership")
-            capabilities()
-        } else {
-            capabilities()
-        }
-        let clientURLs = config.advertiseClientURLs.map(\.text)
-        let attributes = MemberAttributes(name: config.name, clientURLs: clientURLs)
-        var request = InternalRaftRequest()
-        var v2 = V2Request()
-        v2.method = "PUT"
-        v2.path = "/0/members/\(id)/attributes"
-        v2.val = String(decoding: try JSONEncoder().encode(attributes), as: UTF8.self)
-        request.v2 = v2
-        _ = await propose(data: request.serializedBytes())
-        let attributeText = "{Name:\(config.name) ClientURLs:[\(clientURLs.joined(separator: " "))]}"
-        logger.info("published local member to cluster through raft", [
-            "local-member-id": id, "local-member-attributes": attributeText,
-            "request-path": "/0/members/\(id)/attributes", "cluster-id": ClusterIdentity.hex(core.clusterID),
-        ], text: "published \(attributeText) to cluster \(ClusterIdentity.hex(core.clusterID))")
-        logger.info("ready to serve client requests", package: "embed")
-        for url in config.listenClientURLs {
-            logger.info("serving client traffic insecurely; this is strongly discouraged!", ["address": url.hostPort],
-                        text: "serving insecure client requests on \(url.hostPort), this is strongly discouraged!",
-                        package: "embed")
-        }
-    }
-
-    private func propose(data: [UInt8]) async -> ApplyResult {
-        await withCheckedContinuation { continuation in
-            core.pipeline.propose(data) { continuation.resume(returning: $0) }
-        }
-    }
-
-    /// Stops serving: listeners close (HTTP/2 clients get GOAWAY), accepted writes finish,
-    /// the store is flushed.
+    /// Stops serving: a leader first hands leadership over, then listeners close (HTTP/2
+    /// clients get GOAWAY), accepted writes finish, the store is flushed.
     public func stop() async {
+        guard stopLock.withLock({ () -> Bool in
+            defer { stopping = true }
+            return !stopping
+        }) else { return }
+        member.transferLeadershipBeforeStopping()
+        publisher.stop()
         leaseExpiry.stop()
         hub.stop()
         for listener in listeners { await listener.shutdown() }
-        core.pipeline.stop()
+        for server in peerServers { await server.shutdown() }
+        transport.stop()
+        member.stop()
         try? await group.shutdownGracefully()
         logger.info("closed etcd server", ["name": config.name, "data-dir": config.dataDir],
                     text: "stopped etcd server \(config.name)", package: "embed")
     }
 
-    /// Member and cluster IDs for a new member, from --initial-cluster.
-    static func bootstrapIdentity(_ config: ServerConfig) throws -> (UInt64, UInt64) {
-        guard config.initialClusterState == "new" else {
-            throw ConfigError.invalid("--initial-cluster-state=existing is not supported by this server yet")
+    /// This member was removed from the cluster: it stops, as etcd's does, a little later (so
+    /// the removal reaches the others) and exits with an error.
+    private func stopRemoved() {
+        logger.warn("server error", ["error": "the member has been permanently removed from the cluster"],
+                    text: "the member has been permanently removed from the cluster")
+        logger.warn("data-dir used by this member must be removed", ["data-dir": config.dataDir],
+                    text: "the data-dir used by this member must be removed.")
+        Thread.detachNewThread { [self] in
+            Thread.sleep(forTimeInterval: Double(10 * config.heartbeatIntervalMs) / 1000)
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                await stop()
+                done.signal()
+            }
+            done.wait()
+            onStopped?(1)
         }
-        let members = try ClusterIdentity.parseInitialCluster(config.initialCluster, token: config.initialClusterToken)
-        guard let me = members.first(where: { $0.name == config.name }) else {
-            throw ConfigError.invalid("couldn't find local name \"\(config.name)\" in the initial cluster configuration")
-        }
-        let advertised = config.initialAdvertisePeerURLs.map(\.text).sorted()
-        guard advertised == me.peerURLs else {
-            throw ConfigError.invalid("--initial-cluster has \(config.name)=\(me.peerURLs.joined(separator: ",")) but missing from --initial-advertise-peer-urls=\(advertised.joined(separator: ",")) (\"\(advertised.joined(separator: ","))\"(resolved from \(advertised.joined(separator: ","))) != \"\(me.peerURLs.joined(separator: ","))\"(resolved from \(me.peerURLs.joined(separator: ","))))")
-        }
-        guard members.count == 1 else {
-            throw ConfigError.invalid("clusters of more than one member are not supported by this server yet")
-        }
-        return (me.id, ClusterIdentity.clusterID(memberIDs: members.map(\.id)))
+    }
+}
+
+/// Deletes temporary files a crash left in the snapshot directory.
+private func removeTemporaryFiles(in directory: String) {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    for name in names where name.hasPrefix("tmp") {
+        unlink(directory + "/" + name)
     }
 }

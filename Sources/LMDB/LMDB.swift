@@ -45,6 +45,9 @@ public struct EnvironmentFlags: OptionSet, Sendable {
     public static let noMetaSync = EnvironmentFlags(rawValue: UInt32(MDB_NOMETASYNC))
     public static let noReadAhead = EnvironmentFlags(rawValue: UInt32(MDB_NORDAHEAD))
     public static let writeMap = EnvironmentFlags(rawValue: UInt32(MDB_WRITEMAP))
+    public static let readOnly = EnvironmentFlags(rawValue: UInt32(MDB_RDONLY))
+    /// No lock file: for a file only this process opens (a snapshot being installed).
+    public static let noLock = EnvironmentFlags(rawValue: UInt32(MDB_NOLOCK))
 }
 
 /// An LMDB environment opened with `MDB_NOTLS`, so read transactions are tied to transaction
@@ -163,6 +166,15 @@ public protocol Transaction {
 }
 
 extension Transaction {
+    /// Opens an existing database inside this transaction (nil if there is none by that name).
+    public func openExistingDatabase(_ name: String, flags: DatabaseFlags) throws -> Database? {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(txn, name, flags.rawValue & ~UInt32(MDB_CREATE), &dbi)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_dbi_open")
+        return Database(handle: dbi)
+    }
+
     /// Looks up `key`; the returned buffer is valid only until the transaction ends or the
     /// next write.
     public func get(_ db: Database, _ key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {

@@ -103,6 +103,29 @@ public final class Lessor: @unchecked Sendable {
         }
     }
 
+    // MARK: leadership
+
+    /// This member became the leader (the primary lessor): every lease expires a full TTL plus
+    /// `extraNanoseconds` from now (etcd extends by an election timeout, so clients have time
+    /// to find the new leader).
+    public func promote(extraNanoseconds: UInt64) {
+        lock.withLock {
+            for id in leases.keys {
+                let expiry = expiry(afterSeconds: leases[id]!.ttlSeconds)
+                let (extended, overflow) = expiry.addingReportingOverflow(extraNanoseconds)
+                leases[id]!.expiry = overflow ? .max : extended
+                leases[id]!.revoking = false
+            }
+        }
+    }
+
+    /// This member stopped leading: nothing expires here until it leads again.
+    public func demote() {
+        lock.withLock {
+            for id in leases.keys { leases[id]!.expiry = .max }
+        }
+    }
+
     // MARK: serving side
 
     public func exists(_ id: ID) -> Bool {

@@ -54,6 +54,9 @@ public final class KVStore: @unchecked Sendable {
     let kv: Database
     let meta: Database
     let keyIndex: KeyIndex
+    let members: Database
+    let leases: Database
+    let alarms: Database
 
     /// Opens (creating if needed) the store in the LMDB file at `path`.
     public init(path: String, mapSize: Int) throws {
@@ -66,17 +69,15 @@ public final class KVStore: @unchecked Sendable {
             longKeyBuckets: try environment.openDatabase(Schema.longKeyBuckets, flags: .create),
             longKeyIndex: try environment.openDatabase(Schema.longKeyIndex, flags: [.create, .dupSort, .dupFixed]),
             maxKeySize: environment.maxKeySize)
+        members = try environment.openDatabase(Schema.members, flags: .create)
+        leases = try environment.openDatabase(Schema.lease, flags: .create)
+        alarms = try environment.openDatabase(Schema.alarm, flags: .create)
         try environment.write { txn in
             if try txn.get(meta, MetaKey.currentRevision.bytes) == nil {
                 // A fresh store starts at revision 1, as etcd's does.
                 try txn.put(meta, MetaKey.currentRevision.bytes, bigEndianBytes(1))
             }
         }
-    }
-
-    /// Opens another database in the same environment (leases, auth, membership).
-    public func openAuxiliaryDatabase(_ name: String) throws -> Database {
-        try environment.openDatabase(name, flags: .create)
     }
 
     public func read<T>(_ body: (StoreReader<ReadTransaction>) throws -> T) throws -> T {

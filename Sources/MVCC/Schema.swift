@@ -11,18 +11,19 @@ import LMDB
 ///   `longKeyIndex` under the SHA-256 of the full key. Bucket keys sort exactly where their
 ///   keys belong, so a merged walk of `index` and the buckets visits keys in order.
 /// - `meta`: the fixed keys in `MetaKey`.
+/// - `members`, `lease`, `alarm`: the cluster's members and version, the leases and the raised
+///   alarms (`ClusterTables.swift`).
 public enum Schema {
     static let kv = "kv"
     static let index = "index"
     static let longKeyBuckets = "long_key_buckets"
     static let longKeyIndex = "long_key_index"
     static let meta = "meta"
-    /// Databases owned by other modules (leases, auth, membership) are opened through
-    /// `KVStore.openAuxiliaryDatabase`; their names are declared here too.
-    public static let lease = "lease"
-    public static let authUsers = "auth_users"
-    public static let authRoles = "auth_roles"
-    public static let members = "members"
+    static let lease = "lease"
+    static let members = "members"
+    static let alarm = "alarm"
+    static let authUsers = "auth_users"
+    static let authRoles = "auth_roles"
     public static let maxDatabases = 16
 }
 

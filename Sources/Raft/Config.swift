@@ -55,6 +55,10 @@ public struct RaftConfig: Sendable {
     /// (etcd's `--strict-reconfig-check`).
     public var strictReconfigCheck: Bool
 
+    /// The leader refuses to promote a learner that has not acknowledged its commit index. A
+    /// server with its own readiness rule (etcd: 90% of the leader's log) turns this off.
+    public var requireCaughtUpLearners: Bool
+
     public init(
         id: NodeID,
         electionTimeoutTicks: Int = 10,
@@ -69,7 +73,8 @@ public struct RaftConfig: Sendable {
         readOnlyOption: ReadOnlyOption = .safe,
         disableProposalForwarding: Bool = false,
         stepDownOnRemoval: Bool = true,
-        strictReconfigCheck: Bool = true
+        strictReconfigCheck: Bool = true,
+        requireCaughtUpLearners: Bool = true
     ) {
         self.id = id
         self.electionTimeoutTicks = electionTimeoutTicks
@@ -85,6 +90,7 @@ public struct RaftConfig: Sendable {
         self.disableProposalForwarding = disableProposalForwarding
         self.stepDownOnRemoval = stepDownOnRemoval
         self.strictReconfigCheck = strictReconfigCheck
+        self.requireCaughtUpLearners = requireCaughtUpLearners
     }
 
     func validate() {

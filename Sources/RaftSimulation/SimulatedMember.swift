@@ -6,8 +6,9 @@ import Raft
 final class SimulatedMember {
     let id: NodeID
     let storage: MemoryStorage
-    /// nil while the process is down.
-    var node: RaftNode?
+    /// The process's Ready loop (and through it the node); nil while the process is down.
+    var loop: ReadyLoop?
+    var node: RaftNode? { loop?.node }
     /// Bumped on every crash and restart, so events aimed at an old process are ignored.
     var incarnation = 0
     /// Removed from the configuration and shut down for good.
@@ -43,24 +44,76 @@ final class SimulatedMember {
 
     var isUp: Bool { node != nil }
 
-    /// Rebuilds the application from the storage snapshot and starts a fresh node.
-    func start(config: RaftConfig, random: SeededRandom) {
+    /// Rebuilds the application from the storage snapshot and starts a fresh node, driven by
+    /// the shared Ready loop through `process`.
+    func start(config: RaftConfig, random: SeededRandom, simulation: Simulation) {
         let snapshot = try! storage.snapshot()
         kv = KVStateMachine(snapshotData: snapshot.data)
         appliedIndex = snapshot.metadata.index
         lastSnapshotIndex = snapshot.metadata.index
         confState = snapshot.metadata.confState
-        node = RaftNode(config: config, storage: storage, random: random)
+        let node = RaftNode(config: config, storage: storage, random: random)
+        let process = SimulatedProcess(simulation: simulation, member: self)
+        loop = ReadyLoop(node: node, log: process, application: process, sender: process, observer: process)
+        self.process = process
         incarnation += 1
     }
 
+    /// Keeps the loop's collaborators alive (the loop holds its observer weakly).
+    private var process: SimulatedProcess?
+
     /// Loses everything that is not in storage.
     func crash() {
-        node = nil
+        loop = nil
+        process = nil
         persisting = nil
         pendingPuts = [:]
         pendingReads = [:]
         readsAwaitingApply = []
         incarnation += 1
+    }
+}
+
+/// A simulated process's side of the shared Ready loop: its disk, network card and application,
+/// each forwarding to the simulation (which owns the faults, the checkers and the clients).
+final class SimulatedProcess: RaftLogWriter, RaftApplication, RaftMessageSender, RaftLoopObserver {
+    private unowned let simulation: Simulation
+    private unowned let member: SimulatedMember
+    /// Membership decisions made while applying, until the loop collects them.
+    private var decided: [ConfChange?] = []
+
+    init(simulation: Simulation, member: SimulatedMember) {
+        self.simulation = simulation
+        self.member = member
+    }
+
+    func save(snapshot: Snapshot?, entries: [Entry], hardState: HardState?, sync: Bool) throws {
+        try simulation.persist(member, snapshot: snapshot, entries: entries, hardState: hardState)
+    }
+
+    func send(_ messages: [Message]) {
+        for message in messages { simulation.send(message, from: member) }
+    }
+
+    func restore(from snapshot: Snapshot) throws {
+        simulation.restore(member, from: snapshot)
+    }
+
+    func apply(_ entries: [Entry]) {
+        for entry in entries {
+            let change = simulation.apply(entry, at: member)
+            if entry.type == .confChange { decided.append(change) }
+        }
+    }
+
+    func membershipChanges(through index: UInt64) -> [ConfChange?] {
+        defer { decided = [] }
+        return decided
+    }
+
+    func softStateChanged(_ state: SoftState, term: UInt64) {}
+
+    func readStatesReady(_ states: [ReadState]) {
+        simulation.readStatesReady(states, at: member)
     }
 }

@@ -214,7 +214,7 @@ final class Simulation {
     }
 
     private func start(_ member: SimulatedMember) {
-        member.start(config: raftConfig(for: member.id), random: nodeSeedRandom.fork())
+        member.start(config: raftConfig(for: member.id), random: nodeSeedRandom.fork(), simulation: self)
         checker.onRestart(member.id, storage: member.storage)
         schedule(.tick(member.id, incarnation: member.incarnation), after: SimTime.random(in: 1...member.tickPeriod, using: &faultRandom))
         pump(member)
@@ -355,10 +355,10 @@ final class Simulation {
     // MARK: The Ready loop, as a server runs it
 
     private func pump(_ member: SimulatedMember) {
-        guard let node = member.node, member.persisting == nil, node.hasReady else { return }
+        guard let loop = member.loop, member.persisting == nil, let ready = loop.begin() else { return }
+        let node = loop.node
         let role = node.role
         let term = node.term
-        let ready = node.ready()
         if let soft = ready.softState {
             if soft.role == .leader {
                 note("\(member.id) leads term \(term)")
@@ -381,56 +381,53 @@ final class Simulation {
         }
     }
 
+    /// The rest of the Ready, through the shared loop: persist (`SimulatedProcess.save`), send,
+    /// apply, advance.
     private func completeReady(_ member: SimulatedMember) {
-        guard let node = member.node, let ready = member.persisting else { return }
-        let storage = member.storage
+        guard let loop = member.loop, let ready = member.persisting else { return }
+        do {
+            try loop.finish(ready)
+        } catch {
+            fail("\(member.id) could not carry out a Ready: \(error)")
+            return
+        }
+        member.persisting = nil
+        serveReads(member)
+        maybeSnapshot(member)
+        checker.observe(loop.node)
+        pump(member)
+    }
 
-        // 1. Persist: snapshot, entries, hard state.
-        if let snapshot = ready.snapshot {
-            try! storage.applySnapshot(snapshot)
-        }
-        storage.append(ready.entries)
-        if let hardState = ready.hardState {
-            storage.setHardState(hardState)
-        }
-        checker.onPersist(member.id, storage: storage, entries: ready.entries[...], hardState: ready.hardState, snapshot: ready.snapshot)
-        if let hardState = ready.hardState {
+    /// Step 1 of the loop, on the simulated disk.
+    func persist(_ member: SimulatedMember, snapshot: Snapshot?, entries: [Entry], hardState: HardState?) throws {
+        let storage = member.storage
+        try storage.save(snapshot: snapshot, entries: entries, hardState: hardState, sync: true)
+        checker.onPersist(member.id, storage: storage, entries: entries[...], hardState: hardState, snapshot: snapshot)
+        if let hardState {
             stats.highestCommitIndex = max(stats.highestCommitIndex, hardState.commit)
         }
+    }
 
-        // 2. Send.
-        for message in ready.messages {
-            send(message, from: member)
-        }
+    /// Step 3 of the loop: a snapshot from the leader replaces the application's state.
+    func restore(_ member: SimulatedMember, from snapshot: Snapshot) {
+        member.kv = KVStateMachine(snapshotData: snapshot.data)
+        member.appliedIndex = snapshot.metadata.index
+        member.lastSnapshotIndex = snapshot.metadata.index
+        member.confState = snapshot.metadata.confState
+        checker.onSnapshotInstalled(member.id, snapshot: snapshot)
+        note("\(member.id) installed snapshot at \(snapshot.metadata.index)")
+    }
 
-        // 3. Apply.
-        if let snapshot = ready.snapshot {
-            member.kv = KVStateMachine(snapshotData: snapshot.data)
-            member.appliedIndex = snapshot.metadata.index
-            member.lastSnapshotIndex = snapshot.metadata.index
-            member.confState = snapshot.metadata.confState
-            checker.onSnapshotInstalled(member.id, snapshot: snapshot)
-            note("\(member.id) installed snapshot at \(snapshot.metadata.index)")
-        }
-        for entry in ready.committedEntries {
-            apply(entry, at: member, node: node)
-        }
-        for readState in ready.readStates {
+    /// Linearizable reads confirmed: they wait for the applied index.
+    func readStatesReady(_ states: [ReadState], at member: SimulatedMember) {
+        for readState in states {
             if let operation = member.pendingReads.removeValue(forKey: readState.requestContext) {
                 member.readsAwaitingApply.append((readState.index, operation))
             }
         }
-        serveReads(member)
-
-        // 4. Advance.
-        node.advance()
-        member.persisting = nil
-        maybeSnapshot(member)
-        checker.observe(node)
-        pump(member)
     }
 
-    private func send(_ message: Message, from member: SimulatedMember) {
+    func send(_ message: Message, from member: SimulatedMember) {
         stats.messagesSent += 1
         if message.type == .snapshot { stats.snapshotsSent += 1 }
         guard network.canReach(from: message.from, to: message.to) else {
@@ -467,12 +464,14 @@ final class Simulation {
         }
     }
 
-    private func apply(_ entry: Entry, at member: SimulatedMember, node: RaftNode) {
+    /// Step 3 of the loop: one committed entry. A membership change is decided here and made
+    /// in the core by the loop once the Ready's entries are applied.
+    func apply(_ entry: Entry, at member: SimulatedMember) -> ConfChange? {
         checker.onApply(member.id, entry)
         member.appliedIndex = entry.index
         switch entry.type {
         case .normal:
-            guard !entry.data.isEmpty, let command = KVCommand(decoding: entry.data) else { return }
+            guard !entry.data.isEmpty, let command = KVCommand(decoding: entry.data) else { return nil }
             member.kv.apply(command)
             if command.kind == .marker {
                 markerApplied(command.sequence, at: member)
@@ -482,9 +481,10 @@ final class Simulation {
                     complete(operation, output: .written)
                 }
             }
+            return nil
         case .confChange:
             let change = try! RaftWire.decodeConfChange(entry.data)
-            member.confState = node.applyConfChange(change)
+            member.confState = member.confState.applying(change) ?? member.confState
             stats.membershipChangesApplied += 1
             note("\(member.id) applied \(change) at \(entry.index): \(member.confState)")
             // Snapshot right away, so a snapshot sent to a newcomer includes it.
@@ -493,6 +493,7 @@ final class Simulation {
                 // Let the removed member live a little (a removed leader hands over), then stop it.
                 schedule(.retire(change.nodeID), after: ticks(2))
             }
+            return change
         }
     }
 

@@ -1,3 +1,5 @@
+import Raft
+
 /// On-disk record format (all integers little-endian):
 ///
 ///     +----------------+----------------+------+---------------------+---------+
@@ -13,8 +15,12 @@ public enum Record: Equatable, Sendable {
     case entry(Entry)
     /// Raft's persistent state.
     case hardState(HardState)
-    /// Entries up to `index` are covered by a snapshot of the store; replay starts after it.
+    /// Entries up to `index` are covered by the store's durable state; replay starts after it.
+    /// Later entries are kept.
     case snapshot(index: UInt64, term: UInt64)
+    /// A snapshot received from the leader replaced the whole log: every earlier entry is gone,
+    /// and the next one is `index + 1`.
+    case reset(index: UInt64, term: UInt64)
     /// Opaque metadata written once at the head of the log (member and cluster IDs).
     case metadata([UInt8])
 
@@ -23,40 +29,10 @@ public enum Record: Equatable, Sendable {
         case hardState = 2
         case snapshot = 3
         case metadata = 4
+        case reset = 5
     }
 
     static let headerSize = 8
-}
-
-public struct Entry: Equatable, Sendable {
-    public enum Kind: UInt8, Sendable {
-        case normal = 0
-        case configurationChange = 1
-    }
-
-    public var term: UInt64
-    public var index: UInt64
-    public var kind: Kind
-    public var data: [UInt8]
-
-    public init(term: UInt64, index: UInt64, kind: Kind = .normal, data: [UInt8]) {
-        self.term = term
-        self.index = index
-        self.kind = kind
-        self.data = data
-    }
-}
-
-public struct HardState: Equatable, Sendable {
-    public var term: UInt64
-    public var vote: UInt64
-    public var commit: UInt64
-
-    public init(term: UInt64 = 0, vote: UInt64 = 0, commit: UInt64 = 0) {
-        self.term = term
-        self.vote = vote
-        self.commit = commit
-    }
 }
 
 enum RecordCodec {
@@ -68,7 +44,7 @@ enum RecordCodec {
             out.append(Record.Kind.entry.rawValue)
             appendUInt64(entry.term, to: &out)
             appendUInt64(entry.index, to: &out)
-            out.append(entry.kind.rawValue)
+            out.append(entry.type.rawValue)
             out.append(contentsOf: entry.data)
         case .hardState(let state):
             out.append(Record.Kind.hardState.rawValue)
@@ -77,6 +53,10 @@ enum RecordCodec {
             appendUInt64(state.commit, to: &out)
         case .snapshot(let index, let term):
             out.append(Record.Kind.snapshot.rawValue)
+            appendUInt64(index, to: &out)
+            appendUInt64(term, to: &out)
+        case .reset(let index, let term):
+            out.append(Record.Kind.reset.rawValue)
             appendUInt64(index, to: &out)
             appendUInt64(term, to: &out)
         case .metadata(let bytes):
@@ -117,19 +97,21 @@ enum RecordCodec {
         guard let kind = Record.Kind(rawValue: body[0]) else { return .invalid("unknown record type \(body[0])") }
         switch kind {
         case .entry:
-            guard payload.count >= 17, let entryKind = Entry.Kind(rawValue: payload[16]) else {
+            guard payload.count >= 17, let type = EntryType(rawValue: payload[16]) else {
                 return .invalid("short entry")
             }
             let entry = Entry(term: readUInt64(payload, at: 0), index: readUInt64(payload, at: 8),
-                              kind: entryKind, data: Array(payload[17...]))
+                              type: type, data: Array(payload[17...]))
             return .record(.entry(entry), size: padded)
         case .hardState:
             guard payload.count == 24 else { return .invalid("bad hard state") }
             return .record(.hardState(HardState(term: readUInt64(payload, at: 0), vote: readUInt64(payload, at: 8),
                                                 commit: readUInt64(payload, at: 16))), size: padded)
-        case .snapshot:
+        case .snapshot, .reset:
             guard payload.count == 16 else { return .invalid("bad snapshot record") }
-            return .record(.snapshot(index: readUInt64(payload, at: 0), term: readUInt64(payload, at: 8)), size: padded)
+            let index = readUInt64(payload, at: 0), term = readUInt64(payload, at: 8)
+            return .record(kind == .snapshot ? .snapshot(index: index, term: term) : .reset(index: index, term: term),
+                           size: padded)
         case .metadata:
             return .record(.metadata(Array(payload)), size: padded)
         }

@@ -1,8 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Raft
 
-/// The write-ahead log: every proposal is appended and made durable here before it is applied.
+/// The write-ahead log, and the Raft core's `LogStorage`: every entry is made durable here
+/// before it is acknowledged or applied, and the core reads its stable log back from here.
+/// There is no second copy of the log: the WAL keeps, per entry, its term and where its record
+/// lies on disk, plus a bounded cache of the newest entries (the ones replication and apply
+/// read); older entries are read back from their segment.
 ///
 /// Layout: a directory of segment files named `<sequence>-<firstIndex>.wal` (16 hex digits
 /// each). A segment is preallocated to `segmentSize` bytes of zeros and filled with records
@@ -13,28 +18,48 @@ import Glibc
 /// Recovery reads segments in order. A record that fails its checksum or runs past the end is
 /// a torn write if it is in the last segment: the log ends there and the rest of the segment is
 /// zeroed before new writes. Anywhere else it is damage, and opening fails.
+///
+/// Not thread-safe: one loop (the Raft loop) owns it, as it owns the core.
 public final class WAL {
     public struct Recovered: Sendable {
         public var metadata: [UInt8]
         public var hardState: HardState
-        /// The newest snapshot mark: entries up to it are covered by the store.
+        /// The newest snapshot mark or installed snapshot.
         public var snapshot: (index: UInt64, term: UInt64)
-        /// Entries after the snapshot mark, in index order, with truncations applied.
-        public var entries: [Entry]
+        /// The recovered entries are `firstIndex...lastIndex` (none when first > last).
+        public var firstIndex: UInt64
+        public var lastIndex: UInt64
     }
 
     public static let defaultSegmentSize = 64 << 20
+    public static let defaultCacheBytes = 64 << 20
 
     public let directory: String
     let segmentSize: Int
     private var segments: [Segment]
+    /// The segment being written, and the write position in it.
     private var fd: Int32
     private var offset: Int
     private var metadata: [UInt8]
     private var hardState: HardState
-    private var snapshot: (index: UInt64, term: UInt64)
-    /// Index of the last entry written.
-    public private(set) var lastIndex: UInt64
+    /// The newest snapshot mark (entries up to it are covered by the store).
+    private var snapshotMark: (index: UInt64, term: UInt64)
+
+    /// The log: `base` stands for the entry just before `locations[0]` (a snapshot or the
+    /// compaction point); `locations[i]` is entry `base.index + 1 + i`.
+    private var base: SnapshotMetadata
+    private var locations: [Location] = []
+    /// The newest entries, `cache[i]` being entry `cacheFirst + i`; always a suffix of the log.
+    private var cache: [Entry] = []
+    private var cacheFirst: UInt64 = 1
+    private var cacheBytes = 0
+    private let cacheLimit: Int
+    /// Read-only descriptors of older segments, opened on demand.
+    private var readers: [UInt64: Int32] = [:]
+
+    /// What `snapshot()` answers: the state the application can send to a follower that needs
+    /// compacted entries. Without it the storage offers only its base (no data).
+    public var snapshotSource: (() throws(StorageError) -> Snapshot)?
 
     struct Segment {
         var sequence: UInt64
@@ -42,21 +67,30 @@ public final class WAL {
         var name: String { hex16(sequence) + "-" + hex16(firstIndex) + ".wal" }
     }
 
-    private init(directory: String, segmentSize: Int, segments: [Segment], fd: Int32, offset: Int,
-                 metadata: [UInt8], hardState: HardState, snapshot: (UInt64, UInt64), lastIndex: UInt64) {
+    struct Location {
+        var term: UInt64
+        var segment: UInt64
+        var offset: Int
+        var size: Int
+    }
+
+    private init(directory: String, segmentSize: Int, cacheLimit: Int, segments: [Segment], fd: Int32, offset: Int,
+                 metadata: [UInt8], hardState: HardState, snapshotMark: (UInt64, UInt64)) {
         self.directory = directory
         self.segmentSize = segmentSize
+        self.cacheLimit = cacheLimit
         self.segments = segments
         self.fd = fd
         self.offset = offset
         self.metadata = metadata
         self.hardState = hardState
-        self.snapshot = snapshot
-        self.lastIndex = lastIndex
+        self.snapshotMark = snapshotMark
+        self.base = SnapshotMetadata()
     }
 
     deinit {
-        close(fd)
+        if fd >= 0 { close(fd) }
+        for reader in readers.values { close(reader) }
     }
 
     /// Whether `directory` holds a log.
@@ -65,21 +99,23 @@ public final class WAL {
     }
 
     /// Creates a new, empty log in `directory` (created if missing).
-    public static func create(in directory: String, metadata: [UInt8],
-                              segmentSize: Int = defaultSegmentSize) throws -> WAL {
+    public static func create(in directory: String, metadata: [UInt8], segmentSize: Int = defaultSegmentSize,
+                              cacheBytes: Int = defaultCacheBytes) throws -> WAL {
         try makeDirectories(directory)
         guard try segmentFiles(in: directory).isEmpty else { throw WALError("wal: \(directory) already holds a log") }
-        let wal = WAL(directory: directory, segmentSize: segmentSize, segments: [], fd: -1, offset: 0,
-                      metadata: metadata, hardState: HardState(), snapshot: (0, 0), lastIndex: 0)
+        let wal = WAL(directory: directory, segmentSize: segmentSize, cacheLimit: cacheBytes, segments: [], fd: -1,
+                      offset: 0, metadata: metadata, hardState: HardState(), snapshotMark: (0, 0))
         try wal.cut()
         return wal
     }
 
     /// Opens the log in `directory`, recovering its contents.
-    public static func open(in directory: String, segmentSize: Int = defaultSegmentSize) throws -> (WAL, Recovered) {
+    public static func open(in directory: String, segmentSize: Int = defaultSegmentSize,
+                            cacheBytes: Int = defaultCacheBytes) throws -> (WAL, Recovered) {
         let segments = try segmentFiles(in: directory)
         guard let last = segments.last else { throw WALError("wal: no log in \(directory)") }
-        var recovered = Recovered(metadata: [], hardState: HardState(), snapshot: (0, 0), entries: [])
+        let wal = WAL(directory: directory, segmentSize: segmentSize, cacheLimit: cacheBytes, segments: segments,
+                      fd: -1, offset: 0, metadata: [], hardState: HardState(), snapshotMark: (0, 0))
         var endOffset = 0
         for (position, segment) in segments.enumerated() {
             let isLast = position == segments.count - 1
@@ -90,7 +126,7 @@ public final class WAL {
                 let result = bytes.withUnsafeBytes { RecordCodec.decode($0, at: offset) }
                 switch result {
                 case .record(let record, let size):
-                    try apply(record, to: &recovered)
+                    try wal.recover(record, at: Location(term: 0, segment: segment.sequence, offset: offset, size: size))
                     offset += size
                 case .end:
                     break scan
@@ -111,89 +147,269 @@ public final class WAL {
         if fileSize > endOffset {
             guard ftruncate(fd, off_t(endOffset)) == 0 else { throw WALError.errno("ftruncate \(path)") }
         }
-        let target = max(segmentSizeFor(path: path, default: segmentSize), endOffset)
-        _ = posix_fallocate(fd, 0, off_t(target))
+        _ = posix_fallocate(fd, 0, off_t(max(segmentSize, endOffset)))
         guard fdatasync(fd) == 0 else { throw WALError.errno("fdatasync \(path)") }
-        let lastIndex = recovered.entries.last?.index ?? recovered.snapshot.index
-        let wal = WAL(directory: directory, segmentSize: segmentSize, segments: segments, fd: fd, offset: endOffset,
-                      metadata: recovered.metadata, hardState: recovered.hardState, snapshot: recovered.snapshot,
-                      lastIndex: lastIndex)
+        wal.fd = fd
+        wal.offset = endOffset
+        let recovered = Recovered(metadata: wal.metadata, hardState: wal.hardState, snapshot: wal.snapshotMark,
+                                  firstIndex: wal.base.index + 1, lastIndex: wal.lastIndex())
         return (wal, recovered)
     }
 
-    private static func segmentSizeFor(path: String, default size: Int) -> Int { size }
-
-    private static func apply(_ record: Record, to state: inout Recovered) throws {
+    /// Replays one record into the in-memory state.
+    private func recover(_ record: Record, at location: Location) throws {
         switch record {
         case .metadata(let bytes):
-            state.metadata = bytes
-        case .hardState(let hardState):
-            state.hardState = hardState
+            metadata = bytes
+        case .hardState(let state):
+            hardState = state
         case .snapshot(let index, let term):
-            if index >= state.snapshot.index {
-                state.snapshot = (index, term)
-                state.entries.removeAll { $0.index <= index }
-            }
+            if index >= snapshotMark.index { snapshotMark = (index, term) }
+            if index > base.index { dropThrough(index, term: term) }
+        case .reset(let index, let term):
+            snapshotMark = (index, term)
+            resetLog(to: SnapshotMetadata(index: index, term: term))
         case .entry(let entry):
-            if entry.index <= state.snapshot.index { return }
-            if let last = state.entries.last, entry.index <= last.index {
-                // A newer entry at an existing index replaces the log from there on.
-                state.entries.removeAll { $0.index >= entry.index }
+            if entry.index <= base.index { return }
+            if locations.isEmpty && entry.index > base.index + 1 {
+                // Older segments were released: the log starts here. The caller checks it
+                // against what the store has applied.
+                resetLog(to: SnapshotMetadata(index: entry.index - 1, term: 0))
             }
-            // The first entry may start past the snapshot mark when older segments were
-            // released; the caller checks it against what the store has applied.
-            if let last = state.entries.last, entry.index != last.index + 1 {
-                let expected = last.index + 1
-                throw WALError("wal: entry index \(entry.index) does not follow \(expected - 1)")
+            guard entry.index <= lastIndex() + 1 else {
+                throw WALError("wal: entry index \(entry.index) does not follow \(lastIndex())")
             }
-            state.entries.append(entry)
+            // A newer entry at an existing index replaces the log from there on.
+            truncate(after: entry.index - 1)
+            var located = location
+            located.term = entry.term
+            locations.append(located)
+            remember(entry)
         }
     }
 
-    /// Appends records with one write. Not durable until `sync()`.
-    public func append(entries: [Entry], hardState: HardState? = nil) throws {
+    // MARK: Writing
+
+    /// Persists a Ready's log state: a snapshot received from the leader (it replaces the whole
+    /// log), then entries (replacing any stored entries from the first one's index on), then
+    /// the hard state; all in one write, made durable when `sync` is true.
+    public func save(snapshot: Snapshot? = nil, entries: [Entry], hardState: HardState?, sync: Bool) throws {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(entries.reduce(64) { $0 + $1.data.count + 48 })
-        for entry in entries { RecordCodec.append(.entry(entry), to: &buffer) }
+        if let snapshot {
+            RecordCodec.append(.reset(index: snapshot.metadata.index, term: snapshot.metadata.term), to: &buffer)
+        }
+        var recordStarts: [Int] = []
+        recordStarts.reserveCapacity(entries.count)
+        for entry in entries {
+            recordStarts.append(buffer.count)
+            RecordCodec.append(.entry(entry), to: &buffer)
+        }
+        let entriesEnd = buffer.count
         if let hardState {
             RecordCodec.append(.hardState(hardState), to: &buffer)
         }
+        if buffer.isEmpty { return }
         if offset + buffer.count > segmentSize && offset > headerSize() {
-            try sync()
+            try syncCurrent()
             try cut()
         }
+        let start = offset
         try writeAll(buffer)
-        if let last = entries.last { lastIndex = last.index }
+        if let snapshot {
+            snapshotMark = (snapshot.metadata.index, snapshot.metadata.term)
+            resetLog(to: snapshot.metadata)
+        }
+        if let first = entries.first {
+            precondition(first.index > base.index && first.index <= lastIndex() + 1,
+                         "wal: appending \(first.index) to a log of \(base.index + 1)...\(lastIndex())")
+            truncate(after: first.index - 1)
+            let segment = segments[segments.count - 1].sequence
+            for (position, entry) in entries.enumerated() {
+                let end = position + 1 < entries.count ? recordStarts[position + 1] : entriesEnd
+                locations.append(Location(term: entry.term, segment: segment, offset: start + recordStarts[position],
+                                          size: end - recordStarts[position]))
+                remember(entry)
+            }
+        }
         if let hardState { self.hardState = hardState }
+        if sync { try syncCurrent() }
     }
 
-    /// Records that entries up to `index` are covered by the store's durable state.
+    /// Records that the store durably holds everything through `index`: recovery starts after
+    /// it. Entries stay readable until `compact(through:)`.
     public func markSnapshot(index: UInt64, term: UInt64) throws {
         var buffer: [UInt8] = []
         RecordCodec.append(.snapshot(index: index, term: term), to: &buffer)
         if offset + buffer.count > segmentSize {
-            try sync()
+            try syncCurrent()
             try cut()
         }
         try writeAll(buffer)
-        snapshot = (index, term)
+        if index >= snapshotMark.index { snapshotMark = (index, term) }
     }
 
-    /// Makes everything appended so far durable.
+    /// Makes everything written so far durable.
     public func sync() throws {
-        guard fdatasync(fd) == 0 else { throw WALError.errno("fdatasync") }
+        try syncCurrent()
     }
 
-    /// Deletes segments whose entries all precede `index` (the store has durably applied
-    /// them). The current segment always stays.
-    public func releaseSegments(before index: UInt64) {
-        while segments.count > 1, segments[1].firstIndex <= index {
-            unlink(directory + "/" + segments[0].name)
-            segments.removeFirst()
+    /// Starts the log after `snapshot`, which the application's state covers (after a
+    /// restart: the store's applied index, term and membership). Entries up to it are dropped;
+    /// entries after it must follow on.
+    public func start(after snapshot: SnapshotMetadata) throws {
+        if snapshot.index < base.index {
+            throw WALError("wal: the log starts after \(base.index) but the state covers only \(snapshot.index)")
+        }
+        if snapshot.index >= lastIndex() {
+            resetLog(to: snapshot)
+            if snapshot.index > snapshotMark.index {
+                // Recovery must know that the next entry follows the snapshot, not the log's old end.
+                try markSnapshot(index: snapshot.index, term: snapshot.term)
+                try syncCurrent()
+            }
+            return
+        }
+        dropThrough(snapshot.index, term: snapshot.term)
+        base = snapshot
+        // Entries with a lower term than the snapshot's last entry cannot belong to its log:
+        // they come from a history the snapshot replaced.
+        if let stale = locations.firstIndex(where: { $0.term < snapshot.term }) {
+            truncate(after: snapshot.index + UInt64(stale))
+        }
+    }
+
+    /// Discards entries up to and including `index` from the log the core sees (the state
+    /// covers them, and followers that need them get a snapshot), and deletes segment files
+    /// that hold nothing newer than both `index` and the latest snapshot mark, keeping the
+    /// newest `keepSegments` files in all (0 keeps every file, as etcd's `--max-wals 0`).
+    public func compact(through index: UInt64, keepSegments: Int = 1) {
+        guard index > base.index else { return }
+        precondition(index <= lastIndex(), "wal: compact through \(index) beyond the last index \(lastIndex())")
+        let term = locations[Int(index - base.index - 1)].term
+        dropThrough(index, term: term)
+        guard keepSegments > 0 else { return }
+        releaseSegments(through: min(index, snapshotMark.index), keeping: keepSegments)
+    }
+
+    /// Deletes segments whose entries all lie at or before `index` while more than `keeping`
+    /// remain. The current segment stays.
+    private func releaseSegments(through index: UInt64, keeping: Int) {
+        while segments.count > max(1, keeping), segments[1].firstIndex <= index + 1 {
+            let released = segments.removeFirst()
+            if let reader = readers.removeValue(forKey: released.sequence) { close(reader) }
+            unlink(directory + "/" + released.name)
         }
     }
 
     public var segmentCount: Int { segments.count }
+
+    // MARK: In-memory log bookkeeping
+
+    private func resetLog(to snapshot: SnapshotMetadata) {
+        base = snapshot
+        locations = []
+        cache = []
+        cacheBytes = 0
+        cacheFirst = snapshot.index + 1
+    }
+
+    /// Drops entries through `index` (which is past `base`), making it the new base.
+    private func dropThrough(_ index: UInt64, term: UInt64) {
+        let count = Int(min(index, lastIndex()) - base.index)
+        locations.removeFirst(count)
+        var newBase = base
+        newBase.index = index
+        newBase.term = term
+        base = newBase
+        if index >= cacheFirst {
+            let drop = min(Int(index - cacheFirst + 1), cache.count)
+            cacheBytes -= cache[..<drop].reduce(0) { $0 + $1.data.count }
+            cache.removeFirst(drop)
+            cacheFirst = index + 1
+        }
+        if locations.isEmpty { cacheFirst = index + 1 }
+    }
+
+    /// Drops entries after `index`.
+    private func truncate(after index: UInt64) {
+        guard index < lastIndex() else { return }
+        locations.removeSubrange(Int(index - base.index)...)
+        if index + 1 < cacheFirst {
+            cache = []
+            cacheBytes = 0
+            cacheFirst = index + 1
+        } else {
+            let keep = Int(index + 1 - cacheFirst)
+            cacheBytes -= cache[keep...].reduce(0) { $0 + $1.data.count }
+            cache.removeSubrange(keep...)
+        }
+    }
+
+    /// Adds the newest entry (just appended to `locations`) to the cache, evicting the oldest
+    /// cached entries beyond the limit.
+    private func remember(_ entry: Entry) {
+        if cache.isEmpty { cacheFirst = entry.index }
+        precondition(cacheFirst + UInt64(cache.count) == entry.index, "wal: cache out of step")
+        cache.append(entry)
+        cacheBytes += entry.data.count
+        if cacheBytes > cacheLimit && cache.count > 1 {
+            var drop = 0
+            var freed = 0
+            while cacheBytes - freed > cacheLimit / 2 && drop < cache.count - 1 {
+                freed += cache[drop].data.count
+                drop += 1
+            }
+            cache.removeFirst(drop)
+            cacheBytes -= freed
+            cacheFirst += UInt64(drop)
+        }
+    }
+
+    // MARK: Reading back
+
+    private func lastIndexValue() -> UInt64 { base.index + UInt64(locations.count) }
+
+    private func entry(at index: UInt64) throws -> Entry {
+        if index >= cacheFirst && index < cacheFirst + UInt64(cache.count) {
+            return cache[Int(index - cacheFirst)]
+        }
+        let location = locations[Int(index - base.index - 1)]
+        let reader = try readDescriptor(for: location.segment)
+        var bytes = [UInt8](repeating: 0, count: location.size)
+        try bytes.withUnsafeMutableBytes { buffer in
+            var done = 0
+            while done < location.size {
+                let n = pread(reader, buffer.baseAddress! + done, location.size - done, off_t(location.offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw WALError.errno("pread")
+                }
+                if n == 0 { throw WALError("wal: entry \(index) runs past the end of its segment") }
+                done += n
+            }
+        }
+        guard case .record(.entry(let entry), _) = bytes.withUnsafeBytes({ RecordCodec.decode($0, at: 0) }),
+              entry.index == index else {
+            throw WALError("wal: the record of entry \(index) does not read back")
+        }
+        return entry
+    }
+
+    private func readDescriptor(for sequence: UInt64) throws -> Int32 {
+        if sequence == segments[segments.count - 1].sequence { return fd }
+        if let reader = readers[sequence] { return reader }
+        guard let segment = segments.first(where: { $0.sequence == sequence }) else {
+            throw WALError("wal: segment \(sequence) was released while still in use")
+        }
+        let path = directory + "/" + segment.name
+        let reader = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard reader >= 0 else { throw WALError.errno("open \(path)") }
+        readers[sequence] = reader
+        return reader
+    }
+
+    // MARK: Files
 
     private func headerSize() -> Int {
         var buffer: [UInt8] = []
@@ -203,13 +419,17 @@ public final class WAL {
 
     private func appendHeader(to buffer: inout [UInt8]) {
         RecordCodec.append(.metadata(metadata), to: &buffer)
-        RecordCodec.append(.snapshot(index: snapshot.index, term: snapshot.term), to: &buffer)
+        RecordCodec.append(.snapshot(index: snapshotMark.index, term: snapshotMark.term), to: &buffer)
         RecordCodec.append(.hardState(hardState), to: &buffer)
+    }
+
+    private func syncCurrent() throws {
+        guard fdatasync(fd) == 0 else { throw WALError.errno("fdatasync") }
     }
 
     /// Starts a new segment: written in full under a temporary name, then renamed into place.
     private func cut() throws {
-        let segment = Segment(sequence: (segments.last?.sequence).map { $0 + 1 } ?? 0, firstIndex: lastIndex + 1)
+        let segment = Segment(sequence: (segments.last?.sequence).map { $0 + 1 } ?? 0, firstIndex: lastIndexValue() + 1)
         let path = directory + "/" + segment.name
         let temporary = path + ".tmp"
         let newFD = Glibc.open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -221,7 +441,10 @@ public final class WAL {
         guard fdatasync(newFD) == 0 else { throw WALError.errno("fdatasync \(temporary)") }
         guard rename(temporary, path) == 0 else { throw WALError.errno("rename \(temporary)") }
         try syncDirectory(directory)
-        if fd >= 0 { close(fd) }
+        if fd >= 0 {
+            // The finished segment stays readable for older entries.
+            if let previous = segments.last { readers[previous.sequence] = fd } else { close(fd) }
+        }
         fd = newFD
         offset = header.count
         segments.append(segment)
@@ -230,6 +453,51 @@ public final class WAL {
     private func writeAll(_ bytes: [UInt8]) throws {
         try pwriteAll(fd, bytes, at: offset)
         offset += bytes.count
+    }
+}
+
+extension WAL: LogStorage, RaftLogWriter {
+    public func initialState() -> (hardState: HardState, snapshot: SnapshotMetadata) {
+        (hardState, base)
+    }
+
+    public func entries(from lo: UInt64, to hi: UInt64, maxSize: UInt64) throws(StorageError) -> [Entry] {
+        if lo <= base.index { throw .compacted }
+        precondition(hi <= lastIndexValue() + 1, "entries(\(lo)..<\(hi)) beyond last index \(lastIndexValue())")
+        precondition(lo <= hi, "entries(\(lo)..<\(hi)) is an inverted range")
+        var result: [Entry] = []
+        var size: UInt64 = 0
+        var index = lo
+        while index < hi {
+            let entry: Entry
+            do {
+                entry = try self.entry(at: index)
+            } catch {
+                // The log cannot be read back: continuing would serve a partial view of it.
+                preconditionFailure("\(error)")
+            }
+            size += UInt64(entry.encodedSize)
+            if !result.isEmpty && size > maxSize { break }
+            result.append(entry)
+            index += 1
+        }
+        return result
+    }
+
+    public func term(at index: UInt64) throws(StorageError) -> UInt64 {
+        if index < base.index { throw .compacted }
+        if index == base.index { return base.term }
+        if index > lastIndexValue() { throw .unavailable }
+        return locations[Int(index - base.index - 1)].term
+    }
+
+    public func firstIndex() -> UInt64 { base.index + 1 }
+
+    public func lastIndex() -> UInt64 { lastIndexValue() }
+
+    public func snapshot() throws(StorageError) -> Snapshot {
+        if let snapshotSource { return try snapshotSource() }
+        return Snapshot(metadata: base)
     }
 }
 

@@ -112,6 +112,21 @@ public final class WatchHub: @unchecked Sendable {
         }
     }
 
+    /// The store was replaced (a snapshot from the leader): every watcher catches up from the
+    /// new store, from the revision it had reached.
+    public func resync() {
+        let current = try? store.read { try $0.currentRevision() }
+        lock.withLock {
+            if let current { lastPublished = current }
+            for (key, watcher) in watchers where watcher.synced {
+                unindex(key, watcher.spec)
+                watchers[key]?.synced = false
+                unsynced.insert(key)
+            }
+        }
+        wakeCatchUp()
+    }
+
     public var counts: (synced: Int, unsynced: Int) {
         lock.withLock { (watchers.count - unsynced.count, unsynced.count) }
     }

@@ -1,4 +1,5 @@
 import EtcdServer
+import ServerLog
 import Foundation
 
 // The etcd server: flags and environment in, a running member out; SIGTERM/SIGINT stop it.
@@ -60,6 +61,8 @@ do {
 } catch {
     logger.fatal("failed to start etcd server", ["error": "\(error)"], text: "\(error)", package: "etcdmain")
 }
+// A member removed from its cluster stops by itself, as etcd's does.
+server.onStopped = { code in exit(code) }
 for await number in signals {
     let name = number == SIGTERM ? "terminated" : "interrupt"
     logger.info("received signal; shutting down", ["signal": name],

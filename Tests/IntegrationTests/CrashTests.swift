@@ -3,7 +3,7 @@ import Testing
 
 /// kill -9 at arbitrary moments during concurrent writes loses no acknowledged write.
 @Suite(.serialized) struct CrashTests {
-    static let writer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/crash_writer.py").path
+    static let writer = Binaries.script("crash_writer.py")
 
     @Test func killNineDuringConcurrentWritesLosesNoAcknowledgedWrite() throws {
         let server = ServerProcess(name: "crash")

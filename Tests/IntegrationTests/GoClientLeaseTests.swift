@@ -18,25 +18,11 @@ import Testing
         var writes_per_second: Double
     }
 
-    /// Runs one watchload mode against a fresh release server.
-    private func watchload(_ mode: String, _ arguments: [String] = []) throws -> CommandResult? {
-        guard let tool = Binaries.goTool("watchload") else {
-            Issue.record("watchload not built; run `make test` (GO_TOOLS)")
-            return nil
-        }
-        let server = ServerProcess(binary: Binaries.releaseEtcd, name: mode)
-        try server.start()
-        defer { server.stop() }
-        let result = try run(tool, ["-endpoint", server.endpoint, "-mode", mode] + arguments, timeout: 120)
-        #expect(result.status == 0, "\(result.stderr)")
-        return result
-    }
-
     /// A service registers its key under a 2 s lease and keeps the lease alive with the client's
     /// KeepAlive stream; the key outlives its TTL. When the service's client goes away, the key
     /// vanishes within the TTL and a second, with a DELETE to each of two watchers.
     @Test func serviceRegistration() throws {
-        guard let result = try watchload("registration") else { return }
+        guard let result = try watchload("registration", timeout: 120) else { return }
         let outcome = try result.summary(as: Registration.self)
         #expect(outcome.kept_alive, "keep-alives held the key past its TTL")
         #expect(outcome.gone)
@@ -49,7 +35,7 @@ import Testing
     /// minimum TTL, each with a key, expire beside 20 writers putting as fast as they can, and
     /// every key's DELETE reaches a watcher well within a second of its lease's expiry.
     @Test func expiryIsPromptUnderLoad() throws {
-        guard let result = try watchload("expiry", ["-leases", "100", "-clients", "20"]) else { return }
+        guard let result = try watchload("expiry", ["-leases", "100", "-clients", "20"], timeout: 120) else { return }
         let outcome = try result.summary(as: Expiry.self)
         #expect(outcome.deleted == 100, "every leased key is deleted")
         // Lateness is measured from the grant request's send time plus the TTL, so it includes

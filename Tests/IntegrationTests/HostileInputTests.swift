@@ -3,8 +3,7 @@ import Testing
 
 /// Malformed messages and frames get gRPC or HTTP/2 errors, never a crash.
 @Suite struct HostileInputTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Scripts/hostile_input.py").path
+    static let script = Binaries.script("hostile_input.py")
 
     struct Outcome: Decodable {
         var codes: [String: Int]

@@ -4,8 +4,7 @@ import Testing
 /// A huge response on a connection shared by many requests starves none of them: small gets on
 /// the same connection complete while a 50 MB range is still being delivered.
 @Suite struct SharedConnectionTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Scripts/shared_connection.py").path
+    static let script = Binaries.script("shared_connection.py")
 
     struct Outcome: Decodable {
         var big_done: Double

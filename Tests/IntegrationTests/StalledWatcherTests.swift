@@ -4,8 +4,7 @@ import Testing
 /// A watcher whose client stops reading blocks neither writes nor other watchers, its memory
 /// stays bounded, and once it reads again it gets every event, in order.
 @Suite struct StalledWatcherTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Scripts/stalled_watcher.py").path
+    static let script = Binaries.script("stalled_watcher.py")
 
     struct Outcome: Decodable {
         var write_seconds: Double

@@ -47,6 +47,8 @@ public enum EtcdError: Error, Equatable, Sendable {
     case notCapable
     case stopped
     case timeout
+    case timeoutDueToLeaderFail
+    case timeoutDueToConnectionLost
     case unhealthy
     case corrupt
     case notSupportedForLearner
@@ -105,6 +107,10 @@ public enum EtcdError: Error, Equatable, Sendable {
         case .notCapable: return GRPCStatus(.unavailable, "etcdserver: not capable")
         case .stopped: return GRPCStatus(.unavailable, "etcdserver: server stopped")
         case .timeout: return GRPCStatus(.unavailable, "etcdserver: request timed out")
+        case .timeoutDueToLeaderFail:
+            return GRPCStatus(.unavailable, "etcdserver: request timed out, possibly due to previous leader failure")
+        case .timeoutDueToConnectionLost:
+            return GRPCStatus(.unavailable, "etcdserver: request timed out, possibly due to connection lost")
         case .unhealthy: return GRPCStatus(.unavailable, "etcdserver: unhealthy cluster")
         case .corrupt: return GRPCStatus(.dataLoss, "etcdserver: corrupt cluster")
         case .notSupportedForLearner: return GRPCStatus(.unavailable, "etcdserver: rpc not supported for learner")

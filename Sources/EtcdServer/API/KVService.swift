@@ -3,76 +3,112 @@ import GRPC
 import MVCC
 import ProtoWire
 
-/// etcdserverpb.KV: validate, then read from the store or propose through the log.
+/// etcdserverpb.KV: validate, then read (after the linearizable-read barrier unless the
+/// request is serializable) or propose through the log.
 struct KVService {
-    let core: ServerCore
+    let headers: HeaderSource
+    let proposer: Proposing
+    let barrier: ReadBarrier
+    let keys: KeySpace
+    let quota: BackendQuota
+    let compactor: Compactor
+    let maxTxnOps: Int
 
     func register(into router: inout Router) {
-        let core = self.core
+        let service = self
         router.unary("/etcdserverpb.KV/Range", RangeRequest.self) { request, responder in
             do throws(EtcdError) { try KVValidation.checkRange(request) } catch { return responder.fail(error) }
-            // A single key is cheap: answer on the connection's thread. Ranges can be large.
-            if request.rangeEnd.isEmpty {
-                KVService.range(request, core: core, responder: responder)
-            } else {
-                core.readQueue.async { KVService.range(request, core: core, responder: responder) }
+            service.afterBarrier(serializable: request.serializable, responder: responder) {
+                // A single key is cheap: answer on the calling thread. Ranges can be large.
+                if request.rangeEnd.isEmpty {
+                    service.range(request, responder: responder)
+                } else {
+                    service.keys.readQueue.async { service.range(request, responder: responder) }
+                }
             }
         }
         router.unary("/etcdserverpb.KV/Put", PutRequest.self) { request, responder in
             do throws(EtcdError) {
-                try core.checkQuota(cost: 256 + request.key.count + request.value.count)
+                try service.quota.check(cost: 256 + request.key.count + request.value.count)
                 try KVValidation.checkPut(request)
             } catch {
                 return responder.fail(error)
             }
-            core.propose({ $0.put = request }) { result in
-                KVService.complete(result, core: core, responder: responder)
+            service.proposer.propose({ $0.put = request }) { result in
+                service.complete(result, responder: responder)
             }
         }
         router.unary("/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self) { request, responder in
             do throws(EtcdError) { try KVValidation.checkDelete(request) } catch { return responder.fail(error) }
-            core.propose({ $0.deleteRange = request }) { result in
-                KVService.complete(result, core: core, responder: responder)
+            service.proposer.propose({ $0.deleteRange = request }) { result in
+                service.complete(result, responder: responder)
             }
         }
         router.unary("/etcdserverpb.KV/Txn", TxnRequest.self) { request, responder in
             do throws(EtcdError) {
-                try core.checkQuota(cost: KVService.txnCost(request))
-                try KVValidation.checkTxn(request, maxTxnOps: Int(clamping: core.config.maxTxnOps))
+                try service.quota.check(cost: KVService.txnCost(request))
+                try KVValidation.checkTxn(request, maxTxnOps: service.maxTxnOps)
             } catch {
                 return responder.fail(error)
             }
             if KVSemantics.isReadOnly(request) {
-                core.readQueue.async { KVService.readOnlyTxn(request, core: core, responder: responder) }
+                service.afterBarrier(serializable: KVService.isSerializable(request), responder: responder) {
+                    service.keys.readQueue.async { service.readOnlyTxn(request, responder: responder) }
+                }
                 return
             }
-            core.propose({ $0.txn = request }) { result in
-                KVService.complete(result, core: core, responder: responder)
+            service.proposer.propose({ $0.txn = request }) { result in
+                service.complete(result, responder: responder)
             }
         }
         router.unary("/etcdserverpb.KV/Compact", CompactionRequest.self) { request, responder in
-            core.propose({ $0.compaction = request }) { result in
+            service.proposer.propose({ $0.compaction = request }) { result in
                 guard request.physical, case .success(.compaction) = result else {
-                    KVService.complete(result, core: core, responder: responder)
+                    service.complete(result, responder: responder)
                     return
                 }
                 // physical: answer once the old revisions are gone.
-                core.compactor.waitForPhysical(revision: request.revision) {
-                    KVService.complete(result, core: core, responder: responder)
+                service.compactor.waitForPhysical(revision: request.revision) {
+                    service.complete(result, responder: responder)
                 }
             }
         }
     }
 
-    static func range(_ request: RangeRequest, core: ServerCore, responder: Responder) {
+    /// Runs `read` at once for a serializable request, or once a linearizable read may be
+    /// served here.
+    private func afterBarrier(serializable: Bool, responder: Responder, _ read: @escaping @Sendable () -> Void) {
+        if serializable { return read() }
+        barrier.linearizableRead { error in
+            if let error { return responder.fail(error) }
+            read()
+        }
+    }
+
+    /// etcd serves a read-only txn without the barrier only when every range in it (nested
+    /// txns included) is serializable.
+    static func isSerializable(_ request: TxnRequest) -> Bool {
+        func serializable(_ ops: [RequestOp]) -> Bool {
+            ops.allSatisfy { op in
+                switch op.request {
+                case .requestRange(let range)?: return range.serializable
+                case .requestTxn(let txn)?: return isSerializable(txn)
+                default: return true
+                }
+            }
+        }
+        return serializable(request.success) && serializable(request.failure)
+    }
+
+    func range(_ request: RangeRequest, responder: Responder) {
         if KVService.passesValuesThrough(request) {
-            return encodedRange(request, core: core, responder: responder)
+            return encodedRange(request, responder: responder)
         }
         do {
-            var response = try core.store.read { reader in
-                try core.semantics.range(request, in: try ReadView(reader))
+            var response = try keys.store.read { reader in
+                try keys.semantics.range(request, in: try ReadView(reader))
             }
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
         } catch {
             responder.fail(etcdError(error))
@@ -86,17 +122,17 @@ struct KVService {
 
     /// Range with the stored encodings copied straight into the response: no decode and
     /// re-encode per key-value, which matters for large responses.
-    static func encodedRange(_ request: RangeRequest, core: ServerCore, responder: Responder) {
+    func encodedRange(_ request: RangeRequest, responder: Responder) {
         do {
             let limit = max(0, request.limit)
             let options = RangeOptions(limit: limit > 0 ? Int(clamping: limit) + 1 : 0, revision: max(0, request.revision))
-            var result = try core.store.read { reader in
+            var result = try keys.store.read { reader in
                 try reader.rangeEncoded(KeyRange(key: request.key, rangeEnd: request.rangeEnd), options: options)
             }
             let more = limit > 0 && result.kvs.count > limit
             if more { result.kvs.removeSubrange(Int(limit)...) }
             // RangeResponse: header = 1, kvs = 2, more = 3, count = 4.
-            let header = core.header(revision: result.currentRevision)
+            let header = headers.header(revision: result.currentRevision)
             var writer = ProtoWriter(capacity: 64 + result.kvs.reduce(0) { $0 + $1.count + 6 })
             writer.writeMessage(1, header)
             for kv in result.kvs { writer.writeBytesAlways(2, kv) }
@@ -108,45 +144,52 @@ struct KVService {
         }
     }
 
-    static func readOnlyTxn(_ request: TxnRequest, core: ServerCore, responder: Responder) {
+    func readOnlyTxn(_ request: TxnRequest, responder: Responder) {
         do {
-            var response = try core.store.read { reader -> TxnResponse in
+            var response = try keys.store.read { reader -> TxnResponse in
                 var view = try ReadView(reader)
-                let path = try core.semantics.path(of: request, in: view)
-                try core.semantics.checkPath(request, path: path, in: view, isWrite: false)
-                return try core.semantics.execute(request, path: path, in: &view)
+                let path = try keys.semantics.path(of: request, in: view)
+                try keys.semantics.checkPath(request, path: path, in: view, isWrite: false)
+                return try keys.semantics.execute(request, path: path, in: &view)
             }
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
         } catch {
             responder.fail(etcdError(error))
         }
     }
 
+    func complete(_ result: ApplyResult, responder: Responder) {
+        KVService.complete(result, headers: headers, responder: responder)
+    }
+
     /// Completes a proposal's call with the applied response (or its error).
-    static func complete(_ result: ApplyResult, core: ServerCore, responder: Responder) {
+    static func complete(_ result: ApplyResult, headers: HeaderSource, responder: Responder) {
         switch result {
         case .failure(let error):
             responder.fail(error)
         case .success(.put(var response)):
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
         case .success(.deleteRange(var response)):
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
         case .success(.txn(var response)):
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
         case .success(.compaction(var response)):
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
         case .success(.leaseGrant(var response)):
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
         case .success(.leaseRevoke(var response)):
-            core.completeHeader(&response.header)
+            headers.completeHeader(&response.header)
             responder.succeed(response)
-        case .success(.none):
+        case .success(.alarm(var response)):
+            headers.completeHeader(&response.header)
+            responder.succeed(response)
+        case .success(.none), .success(.members):
             responder.fail(GRPCStatus(.internal, "etcdserver: unexpected response type"))
         }
     }

@@ -2,42 +2,56 @@ import EtcdProto
 import GRPC
 import Lease
 
-/// etcdserverpb.Lease: grants and revokes go through the log; keep-alives, time-to-live and the
-/// list are answered from the lessor.
+/// Renewals and time-to-live queries: answered by the leader's lessor (the primary, the only
+/// one that tracks expiry), so a follower forwards them to the leader.
+protocol LeaseKeeper: Sendable {
+    /// A keep-alive: the lease's TTL after renewing, 0 for an unknown lease, or nil while an
+    /// expired lease is being revoked (ask again shortly).
+    func renew(_ id: Int64, _ done: @escaping @Sendable (Result<Int64?, EtcdError>) -> Void)
+    /// Remaining and granted TTL (and keys); TTL -1 for an unknown lease.
+    func timeToLive(_ id: Int64, keys: Bool, _ done: @escaping @Sendable (Result<LeaseTimeToLiveResponse, EtcdError>) -> Void)
+}
+
+/// etcdserverpb.Lease: grants and revokes go through the log; keep-alives and time-to-live go
+/// to the primary lessor; the list is this member's.
 struct LeaseService {
-    let core: ServerCore
-    let leases: LeaseStore
+    let headers: HeaderSource
+    let proposer: Proposing
+    let keeper: LeaseKeeper
+    let lessor: Lessor
+    let quota: BackendQuota
 
     func register(into router: inout Router) {
-        let core = self.core
-        let lessor = leases.lessor
+        let service = self
         router.unary("/etcdserverpb.Lease/LeaseGrant", LeaseGrantRequest.self) { request, responder in
             var request = request
             // No ID given: pick one as etcd does, from the request ID generator (positive only).
-            while request.id == 0 { request.id = Int64(bitPattern: core.requestIDs.next() & ((1 << 63) - 1)) }
-            do throws(EtcdError) { try core.checkQuota(cost: 1) } catch { return responder.fail(error) }
-            core.propose({ $0.leaseGrant = request }) { KVService.complete($0, core: core, responder: responder) }
+            while request.id == 0 { request.id = Int64(bitPattern: service.proposer.nextRequestID() & ((1 << 63) - 1)) }
+            do throws(EtcdError) { try service.quota.check(cost: 1) } catch { return responder.fail(error) }
+            service.proposer.propose({ $0.leaseGrant = request }) {
+                KVService.complete($0, headers: service.headers, responder: responder)
+            }
         }
         router.unary("/etcdserverpb.Lease/LeaseRevoke", LeaseRevokeRequest.self) { request, responder in
-            core.propose({ $0.leaseRevoke = request }) { KVService.complete($0, core: core, responder: responder) }
+            service.proposer.propose({ $0.leaseRevoke = request }) {
+                KVService.complete($0, headers: service.headers, responder: responder)
+            }
         }
         router.unary("/etcdserverpb.Lease/LeaseTimeToLive", LeaseTimeToLiveRequest.self) { request, responder in
-            var response = LeaseTimeToLiveResponse()
-            response.header = core.header(revision: 0)
-            response.id = request.id
-            if let lease = lessor.snapshot(request.id) {
-                response.ttl = lease.remainingTTL
-                response.grantedTTL = lease.grantedTTL
-                if request.keys { response.keys = lease.keys }
-            } else {
-                response.ttl = -1
+            service.keeper.timeToLive(request.id, keys: request.keys) { result in
+                switch result {
+                case .success(var response):
+                    response.header = service.headers.header(revision: 0)
+                    responder.succeed(response)
+                case .failure(let error):
+                    responder.fail(error)
+                }
             }
-            responder.succeed(response)
         }
         router.unary("/etcdserverpb.Lease/LeaseLeases", LeaseLeasesRequest.self) { _, responder in
             var response = LeaseLeasesResponse()
-            response.header = core.header(revision: 0)
-            response.leases = lessor.ids().sorted().map { id in
+            response.header = service.headers.header(revision: 0)
+            response.leases = service.lessor.ids().sorted().map { id in
                 var status = LeaseStatus()
                 status.id = id
                 return status
@@ -45,21 +59,47 @@ struct LeaseService {
             responder.succeed(response)
         }
         router.register("/etcdserverpb.Lease/LeaseKeepAlive", .streaming { call in
-            KeepAliveStream(call: call, core: core, lessor: lessor)
+            KeepAliveStream(call: call, headers: service.headers, keeper: service.keeper)
         })
+    }
+}
+
+/// The lessor of this member answering for itself: the leader's (or a lone member's).
+struct LocalLeaseKeeper: LeaseKeeper {
+    let lessor: Lessor
+
+    func renew(_ id: Int64, _ done: @escaping @Sendable (Result<Int64?, EtcdError>) -> Void) {
+        switch lessor.renew(id) {
+        case .renewed(let ttl): done(.success(ttl))
+        case .notFound: done(.success(0))
+        case .expired: done(.success(nil))
+        }
+    }
+
+    func timeToLive(_ id: Int64, keys: Bool, _ done: @escaping @Sendable (Result<LeaseTimeToLiveResponse, EtcdError>) -> Void) {
+        var response = LeaseTimeToLiveResponse()
+        response.id = id
+        if let lease = lessor.snapshot(id) {
+            response.ttl = lease.remainingTTL
+            response.grantedTTL = lease.grantedTTL
+            if keys { response.keys = lease.keys }
+        } else {
+            response.ttl = -1
+        }
+        done(.success(response))
     }
 }
 
 /// One LeaseKeepAlive stream: each request renews one lease and gets one response, in order.
 final class KeepAliveStream: StreamingCallDelegate, @unchecked Sendable {
     let call: ServerCall
-    let core: ServerCore
-    let lessor: Lessor
+    let headers: HeaderSource
+    let keeper: LeaseKeeper
 
-    init(call: ServerCall, core: ServerCore, lessor: Lessor) {
+    init(call: ServerCall, headers: HeaderSource, keeper: LeaseKeeper) {
         self.call = call
-        self.core = core
-        self.lessor = lessor
+        self.headers = headers
+        self.keeper = keeper
     }
 
     func received(_ message: [UInt8]) {
@@ -72,22 +112,22 @@ final class KeepAliveStream: StreamingCallDelegate, @unchecked Sendable {
 
     private func renew(_ id: Int64) {
         guard !call.isCancelledOrFinished else { return }
-        var response = LeaseKeepAliveResponse()
-        response.id = id
-        switch lessor.renew(id) {
-        case .renewed(let ttl):
-            response.ttl = ttl
-        case .notFound:
-            response.ttl = 0
-        case .expired:
-            // An expired lease is being revoked: answer once the revoke has been applied, so the
-            // client does not see TTL 0 while the lease's keys still exist.
-            let executor = call.executor
-            _ = executor.schedule(afterNanoseconds: 20_000_000) { [self] in renew(id) }
-            return
+        keeper.renew(id) { [self] result in
+            switch result {
+            case .success(let ttl?):
+                var response = LeaseKeepAliveResponse()
+                response.id = id
+                response.ttl = ttl
+                response.header = headers.header(revision: 0)
+                call.send(response.serializedBytes())
+            case .success(nil):
+                // An expired lease is being revoked: answer once the revoke has been applied, so
+                // the client does not see TTL 0 while the lease's keys still exist.
+                _ = call.executor.schedule(afterNanoseconds: 20_000_000) { [self] in renew(id) }
+            case .failure(let error):
+                call.finish(error.grpcStatus)
+            }
         }
-        response.header = core.header(revision: 0)
-        call.send(response.serializedBytes())
     }
 
     func receivedEnd() { call.finish(.ok) }

@@ -2,30 +2,53 @@ import EtcdProto
 import Foundation
 import GRPC
 
-/// etcdserverpb.Maintenance (status and alarms for now).
+/// etcdserverpb.Maintenance: status, alarms (through the log, so every member lists the same)
+/// and leadership transfer.
 struct MaintenanceService {
-    let core: ServerCore
+    let headers: HeaderSource
+    let consensus: ConsensusStatus
+    let proposer: Proposing
+    let transfer: LeadershipTransfer
+    let alarms: AlarmTable
+    let backendPath: String
+    let backendInUse: @Sendable () -> Int
     static let serverVersion = "3.4.23"
 
     func register(into router: inout Router) {
-        let core = self.core
+        let service = self
         router.unary("/etcdserverpb.Maintenance/Status", StatusRequest.self) { _, responder in
-            var response = StatusResponse()
-            response.header = core.header(revision: 0)
-            response.version = MaintenanceService.serverVersion
-            response.dbSize = MaintenanceService.fileSize(core.config.backendPath)
-            response.dbSizeInUse = Int64(core.store.environment.usedBytes())
-            response.leader = core.memberID
-            response.raftIndex = core.pipeline.committedIndex
-            response.raftTerm = core.term
-            response.raftAppliedIndex = core.pipeline.appliedIndex
-            responder.succeed(response)
+            responder.succeed(service.status())
         }
-        router.unary("/etcdserverpb.Maintenance/Alarm", AlarmRequest.self) { _, responder in
-            var response = AlarmResponse()
-            response.header = core.header(revision: 0)
-            responder.succeed(response)
+        router.unary("/etcdserverpb.Maintenance/Alarm", AlarmRequest.self) { request, responder in
+            service.proposer.propose({ $0.alarm = request }) {
+                KVService.complete($0, headers: service.headers, responder: responder)
+            }
         }
+        router.unary("/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self) { request, responder in
+            guard service.consensus.isLeader else { return responder.fail(.notLeader) }
+            service.transfer.moveLeader(to: request.targetID) { error in
+                if let error { return responder.fail(error) }
+                var response = MoveLeaderResponse()
+                response.header = service.headers.header(revision: 0)
+                responder.succeed(response)
+            }
+        }
+    }
+
+    func status() -> StatusResponse {
+        var response = StatusResponse()
+        response.header = headers.header(revision: 0)
+        response.version = MaintenanceService.serverVersion
+        response.dbSize = MaintenanceService.fileSize(backendPath)
+        response.dbSizeInUse = Int64(backendInUse())
+        response.leader = consensus.leader
+        response.raftIndex = consensus.committedIndex
+        response.raftTerm = consensus.term
+        response.raftAppliedIndex = consensus.appliedIndex
+        response.isLearner = consensus.isLearner
+        if response.leader == 0 { response.errors.append(EtcdError.noLeader.grpcStatus.message) }
+        for alarm in alarms.all { response.errors.append(alarm.etcdText) }
+        return response
     }
 
     static func fileSize(_ path: String) -> Int64 {
@@ -34,21 +57,16 @@ struct MaintenanceService {
     }
 }
 
-/// etcdserverpb.Cluster (member list for now).
-struct ClusterService {
-    let core: ServerCore
-
-    func register(into router: inout Router) {
-        let core = self.core
-        router.unary("/etcdserverpb.Cluster/MemberList", MemberListRequest.self) { _, responder in
-            do {
-                var response = MemberListResponse()
-                response.header = core.header(revision: 0)
-                response.members = try core.membership.members()
-                responder.succeed(response)
-            } catch {
-                responder.fail(etcdError(error))
-            }
+extension AlarmMember {
+    /// gogo-protobuf's compact text form, which etcd puts in StatusResponse.errors.
+    var etcdText: String {
+        let name: String
+        switch alarm {
+        case .noAlarm?: name = "NONE"
+        case .noSpace?: name = "NOSPACE"
+        case .corrupt?: name = "CORRUPT"
+        case nil: name = "\(alarmRaw)"
         }
+        return "memberID:\(memberID) alarm:\(name) "
     }
 }

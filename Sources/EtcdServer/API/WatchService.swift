@@ -7,14 +7,15 @@ import Watch
 
 /// etcdserverpb.Watch: one bidirectional stream carries many watchers.
 struct WatchService {
-    let core: ServerCore
+    let headers: HeaderSource
     let hub: WatchHub
+    /// etcd's gRPC receive limit doubles as the watch fragment limit.
+    let maxResponseBytes: Int
 
     func register(into router: inout Router) {
-        let core = self.core
-        let hub = self.hub
+        let service = self
         router.register("/etcdserverpb.Watch/Watch", .streaming { call in
-            WatchStream(call: call, core: core, hub: hub)
+            WatchStream(call: call, headers: service.headers, hub: service.hub, maxResponseBytes: service.maxResponseBytes)
         })
     }
 }
@@ -24,18 +25,20 @@ struct WatchService {
 /// many watchers on this stream costs one hop to the connection's thread.
 final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     let call: ServerCall
-    let core: ServerCore
+    let headers: HeaderSource
     let hub: WatchHub
+    let maxResponseBytes: Int
     private let lock = NSLock()
     private var pending: [UInt8] = []
     /// Watch IDs live on this stream; deliveries for others (cancelled meanwhile) are dropped.
     private var active: Set<Int64> = []
     private var nextWatchID: Int64 = 0
 
-    init(call: ServerCall, core: ServerCore, hub: WatchHub) {
+    init(call: ServerCall, headers: HeaderSource, hub: WatchHub, maxResponseBytes: Int) {
         self.call = call
-        self.core = core
+        self.headers = headers
         self.hub = hub
+        self.maxResponseBytes = maxResponseBytes
     }
 
     // MARK: requests (on the connection's thread)
@@ -88,7 +91,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
                              fragment: request.fragment, progressNotify: request.progressNotify)
         // "created" first: the hub may deliver events as soon as the watcher is added.
         var response = WatchResponse()
-        response.header = core.header(revision: hub.currentRevision)
+        response.header = headers.header(revision: hub.currentRevision)
         response.watchID = id
         response.created = true
         enqueue(response)
@@ -101,7 +104,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         guard known else { return }
         hub.remove(self, watchID: watchID)
         var response = WatchResponse()
-        response.header = core.header(revision: hub.currentRevision)
+        response.header = headers.header(revision: hub.currentRevision)
         response.watchID = watchID
         response.canceled = true
         enqueue(response)
@@ -112,7 +115,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     private func progress() {
         guard let revision = hub.progressRevision(for: self) else { return }
         var response = WatchResponse()
-        response.header = core.header(revision: revision)
+        response.header = headers.header(revision: revision)
         response.watchID = -1
         enqueue(response)
     }
@@ -131,10 +134,9 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     func send(events: [WatchEvent], to watchID: Int64, revision: Int64, spec: WatchSpec) {
         lock.withLock {
             guard active.contains(watchID) else { return }
-            let header = core.header(revision: revision)
+            let header = headers.header(revision: revision)
             let encoded = events.map { $0.encodedEvent(withPrevious: spec.prevKV) }
-            // etcd's gRPC receive limit doubles as the watch fragment limit.
-            let limit = Int(core.config.maxRequestBytes) + ServerConfig.grpcOverheadBytes
+            let limit = maxResponseBytes
             let base = ProtoSize.message(1, header) + ProtoSize.int64(2, watchID)
             let sizes = spec.fragment ? encoded.map { ProtoSize.bytesAlways(11, $0) } : []
             guard spec.fragment, encoded.count >= 2, base + sizes.reduce(0, +) >= limit else {
@@ -165,7 +167,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
             guard active.contains(watchID) else { return }
             var response = WatchResponse()
             // etcd sends this one with no revision in the header.
-            var header = core.header(revision: currentRevision)
+            var header = headers.header(revision: currentRevision)
             header.revision = 0
             response.header = header
             response.watchID = watchID
@@ -179,7 +181,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
         lock.withLock {
             guard active.contains(watchID) else { return }
             var response = WatchResponse()
-            response.header = core.header(revision: revision)
+            response.header = headers.header(revision: revision)
             response.watchID = watchID
             MessageFraming.append(response.serializedBytes(), to: &pending)
         }
@@ -203,7 +205,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     /// once, with watch id -1 and the reason.
     private func refuseCreate(reason: String) {
         var response = WatchResponse()
-        response.header = core.header(revision: hub.currentRevision)
+        response.header = headers.header(revision: hub.currentRevision)
         response.watchID = -1
         response.created = true
         response.canceled = true

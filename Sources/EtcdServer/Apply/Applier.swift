@@ -1,12 +1,20 @@
+import ServerLog
 import EtcdProto
 import Foundation
-import LMDB
 import Lease
 import MVCC
 import ProtoWire
-import WAL
+import Raft
 
-/// The response of an applied mutation; the API layer completes its header.
+/// What applying one log entry produced, handed back to the proposer.
+public enum ApplyResult: Sendable {
+    case success(AppliedResponse)
+    case failure(EtcdError)
+}
+
+public typealias ApplyCompletion = @Sendable (ApplyResult) -> Void
+
+/// The response of an applied request; the API layer completes its header.
 public enum AppliedResponse: Sendable {
     case put(PutResponse)
     case deleteRange(DeleteRangeResponse)
@@ -14,46 +22,79 @@ public enum AppliedResponse: Sendable {
     case compaction(CompactionResponse)
     case leaseGrant(LeaseGrantResponse)
     case leaseRevoke(LeaseRevokeResponse)
-    /// Entries with no client waiting (e.g. a leader's empty entry).
+    case alarm(AlarmResponse)
+    /// A membership change: the members after it.
+    case members([Member])
+    /// Entries with no response of their own (a member publishing its attributes, the
+    /// cluster version, a leader's empty entry).
     case none
 }
 
-/// Applies committed log entries to the store, on the apply thread only.
+/// What one applied entry means beyond its response.
+struct EntryOutcome {
+    /// The request the entry carries, whose waiter (if any) gets `result`.
+    var requestID: UInt64?
+    var result: ApplyResult = .success(.none)
+    var changes: [Change] = []
+    /// A membership change entry: the change to make in the core, or nil if it was refused.
+    var membershipChange: ConfChange??
+    /// The entry removed this member from the cluster.
+    var removesThisMember = false
+    /// A leader's empty entry (etcd's "first commit in term").
+    var isEmpty = false
+}
+
+/// Applies committed log entries to the store, on the apply thread only. It reads what etcd 3.4
+/// members write: InternalRaftRequests, the raw v2 requests etcd proposes about the cluster
+/// (member attributes, the cluster version), conf changes with JSON member contexts, and the
+/// leader's empty entries.
 final class Applier: @unchecked Sendable {
     let store: KVStore
     let semantics: KVSemantics
     let logger: Logger
-    let membership: MembershipStore
+    let membership: ClusterMembership
     let leases: LeaseStore
-    /// Receives each batch's committed changes, after the LMDB commit (the watch hub).
-    var changeListener: (([Change]) -> Void)?
+    let alarms: AlarmTable
+    let localID: UInt64
 
-    init(store: KVStore, membership: MembershipStore, leases: LeaseStore, logger: Logger) {
+    init(store: KVStore, membership: ClusterMembership, leases: LeaseStore, alarms: AlarmTable, localID: UInt64,
+         logger: Logger) {
         self.store = store
         self.membership = membership
         self.leases = leases
+        self.alarms = alarms
+        self.localID = localID
         self.semantics = KVSemantics(leases: leases)
         self.logger = logger
     }
 
-    func apply(_ entry: Entry, in batch: WriteBatch) throws -> (ApplyResult, [Change]) {
-        guard !entry.data.isEmpty else { return (.success(.none), []) }
-        if entry.kind == .configurationChange {
-            // A membership change: the entry holds the added member.
-            try membership.add(try Member(serializedBytes: entry.data), in: batch.txn)
-            return (.success(.none), [])
+    func apply(_ entry: Entry, in batch: WriteBatch) throws -> EntryOutcome {
+        switch entry.type {
+        case .confChange:
+            return try applyConfChange(entry, in: batch)
+        case .normal:
+            guard !entry.data.isEmpty else { return EntryOutcome(isEmpty: true) }
+            if let request = try? InternalRaftRequest(serializedBytes: entry.data) {
+                var outcome = try apply(request, in: batch)
+                outcome.requestID = request.header?.id ?? request.id
+                return outcome
+            }
+            // etcd's own requests about the cluster travel unwrapped.
+            if let request = try? V2Request(serializedBytes: entry.data) {
+                try applyClusterRequest(request, in: batch)
+                return EntryOutcome(requestID: request.id)
+            }
+            logger.warn("skipping a log entry that does not decode", ["index": entry.index])
+            return EntryOutcome()
         }
-        let request: InternalRaftRequest
-        do {
-            request = try InternalRaftRequest(serializedBytes: entry.data)
-        } catch {
-            logger.warn("skipping a log entry that does not decode", ["index": entry.index, "error": "\(error)"])
-            return (.failure(.unmapped("etcdserver: unknown method")), [])
-        }
+    }
+
+    private func apply(_ request: InternalRaftRequest, in batch: WriteBatch) throws -> EntryOutcome {
         if let v2 = request.v2 {
             try applyClusterRequest(v2, in: batch)
-            return (.success(.none), [])
+            return EntryOutcome()
         }
+        if let refusal = alarmRefusal(request) { return EntryOutcome(result: .failure(refusal)) }
         do {
             if let put = request.put {
                 return try transaction(in: batch) { writer -> ApplyResult in
@@ -78,14 +119,14 @@ final class Applier: @unchecked Sendable {
                 do {
                     ttl = try leases.lessor.grant(id: grant.id, ttlSeconds: grant.ttl)
                 } catch {
-                    return (.failure(error.etcdError), [])
+                    return EntryOutcome(result: .failure(error.etcdError))
                 }
-                try leases.persist(Lessor.Record(id: grant.id, ttlSeconds: ttl), in: batch.txn)
+                try batch.putLease(StoredLease(id: grant.id, ttlSeconds: ttl))
                 var response = LeaseGrantResponse()
                 response.header = ResponseHeader(revision: try batch.reader.currentRevision())
                 response.id = grant.id
                 response.ttl = ttl
-                return (.success(.leaseGrant(response)), [])
+                return EntryOutcome(result: .success(.leaseGrant(response)))
             }
             if let revoke = request.leaseRevoke {
                 // The lease's keys go in one store transaction (one revision), sorted by key.
@@ -93,9 +134,9 @@ final class Applier: @unchecked Sendable {
                 do {
                     keys = try leases.lessor.revoke(id: revoke.id)
                 } catch {
-                    return (.failure(error.etcdError), [])
+                    return EntryOutcome(result: .failure(error.etcdError))
                 }
-                try leases.remove(revoke.id, in: batch.txn)
+                try batch.deleteLease(revoke.id)
                 return try transaction(in: batch) { writer -> ApplyResult in
                     for key in keys { try writer.deleteRange(.single(key)) }
                     var response = LeaseRevokeResponse()
@@ -107,35 +148,87 @@ final class Applier: @unchecked Sendable {
                 try batch.compact(to: compaction.revision)
                 var response = CompactionResponse()
                 response.header = ResponseHeader(revision: try batch.reader.currentRevision())
-                return (.success(.compaction(response)), [])
+                return EntryOutcome(result: .success(.compaction(response)))
+            }
+            if let alarm = request.alarm {
+                var response = try alarms.apply(alarm, in: batch)
+                response.header = ResponseHeader(revision: try batch.reader.currentRevision())
+                return EntryOutcome(result: .success(.alarm(response)))
             }
         } catch let error as EtcdError {
-            return (.failure(error), [])
+            return EntryOutcome(result: .failure(error))
         } catch let error as MVCCError {
             if case .corrupt = error { throw error }
-            return (.failure(etcdError(error)), [])
+            return EntryOutcome(result: .failure(etcdError(error)))
         }
-        return (.success(.none), [])
+        return EntryOutcome()
     }
 
-    /// The two v2-style requests etcd 3.4 sends through the log about the cluster itself: a
-    /// member publishing its name and client URLs, and the cluster version.
+    /// What a raised alarm refuses, as etcd's capped (NOSPACE) and corrupt appliers do.
+    private func alarmRefusal(_ request: InternalRaftRequest) -> EtcdError? {
+        if alarms.isRaised(.corrupt) && (request.put != nil || request.deleteRange != nil || request.txn != nil
+            || request.compaction != nil || request.leaseGrant != nil || request.leaseRevoke != nil) {
+            return .corrupt
+        }
+        if alarms.isRaised(.noSpace) {
+            if request.put != nil || request.leaseGrant != nil { return .noSpace }
+            if let txn = request.txn, KVService.txnCost(txn) > 0 { return .noSpace }
+        }
+        return nil
+    }
+
+    /// A membership change, validated as etcd validates it; a refused change reaches the core
+    /// as no change at all, and its proposer gets the reason.
+    private func applyConfChange(_ entry: Entry, in batch: WriteBatch) throws -> EntryOutcome {
+        guard let change = try? RaftWire.decodeConfChange(entry.data) else {
+            // Data dirs of the first release began with the founding member as an encoded
+            // Member; a store that applied it already holds the member.
+            if let member = try? Member(serializedBytes: entry.data), membership.member(member.id) == nil {
+                try batch.putMember(member)
+            }
+            return EntryOutcome(membershipChange: .some(nil))
+        }
+        if let error = membership.validate(change) {
+            logger.warn("rejected a configuration change", ["change": "\(change)", "error": "\(error.grpcStatus.message)"])
+            return EntryOutcome(requestID: change.id, result: .failure(error), membershipChange: .some(nil))
+        }
+        try membership.apply(change, in: batch)
+        return EntryOutcome(requestID: change.id, result: .success(.members(membership.all)),
+                            membershipChange: .some(change),
+                            removesThisMember: change.type == .removeNode && change.nodeID == localID)
+    }
+
+    /// The two v2 requests etcd 3.4 sends through the log about the cluster itself: a member
+    /// publishing its name and client URLs, and the cluster version.
     private func applyClusterRequest(_ request: V2Request, in batch: WriteBatch) throws {
         guard request.method == "PUT", let path = request.path, let value = request.val else { return }
         let parts = path.split(separator: "/")
         if parts.count == 4, parts[0] == "0", parts[1] == "members", parts[3] == "attributes",
-           let id = UInt64(parts[2], radix: 16),
-           let attributes = try? JSONDecoder().decode(MemberAttributes.self, from: Data(value.utf8)) {
-            try membership.setAttributes(id: id, name: attributes.name, clientURLs: attributes.clientURLs, in: batch.txn)
+           let id = UInt64(parts[2], radix: 16), let attributes = MemberJSON.decodeAttributes(value) {
+            try membership.setAttributes(id: id, name: attributes.name ?? "", clientURLs: attributes.clientURLs ?? [],
+                                         in: batch)
         } else if parts == ["0", "version"] {
-            try membership.setClusterVersion(value, in: batch.txn)
+            let previous = membership.clusterVersion
+            try membership.setClusterVersion(value, in: batch)
+            let short = value.split(separator: ".").prefix(2).joined(separator: ".")
+            if let previous {
+                let from = previous.split(separator: ".").prefix(2).joined(separator: ".")
+                logger.info("updated cluster version", ["from": from, "to": short],
+                            text: "updated the cluster version from \(from) to \(short)", package: "etcdserver/membership")
+            } else {
+                logger.info("set initial cluster version", ["local-member-id": ClusterIdentity.hex(localID),
+                                                            "cluster-version": short],
+                            text: "set the initial cluster version to \(short)", package: "etcdserver/membership")
+            }
+            logger.info("enabled capabilities for version", ["cluster-version": short],
+                        text: "enabled capabilities for version \(short)", package: "etcdserver/api")
         }
     }
 
     /// One store transaction; afterwards each changed key's lease attachment follows its new
     /// value (a put moves the key to its lease, a delete detaches it).
     private func transaction(in batch: WriteBatch,
-                             _ body: (inout StoreWriter) throws -> ApplyResult) throws -> (ApplyResult, [Change]) {
+                             _ body: (inout StoreWriter) throws -> ApplyResult) throws -> EntryOutcome {
         let outcome = try batch.transaction(body)
         for change in outcome.changes {
             let old = change.previous?.lease ?? 0
@@ -143,12 +236,7 @@ final class Applier: @unchecked Sendable {
             if old != 0 && old != new { leases.lessor.detach(change.kv.key, from: old) }
             if new != 0 { leases.lessor.attach(change.kv.key, to: new) }
         }
-        return (outcome.result, outcome.changes)
-    }
-
-    func publish(_ changes: [Change]) {
-        guard !changes.isEmpty else { return }
-        changeListener?(changes)
+        return EntryOutcome(result: outcome.result, changes: outcome.changes)
     }
 }
 

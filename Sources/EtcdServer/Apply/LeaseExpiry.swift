@@ -1,18 +1,22 @@
 import Foundation
 import Lease
 
-/// Revokes expired leases through the log, like any other write. Wakes at the earliest expiry
-/// (at least every 100 ms) so revocation follows expiry closely even under load.
+/// Revokes expired leases through the log, like any other write; only the leader does (its
+/// lessor is the primary). Wakes at the earliest expiry (at least every 100 ms) so revocation
+/// follows expiry closely even under load.
 final class LeaseExpiry: @unchecked Sendable {
     private let lessor: Lessor
+    private let isLeader: @Sendable () -> Bool
     private let propose: (Int64, @escaping @Sendable (ApplyResult) -> Void) -> Void
     private let condition = NSCondition()
     private var stopped = false
     private var thread: Thread?
     static let revokesPerPass = 1000
 
-    init(lessor: Lessor, propose: @escaping (Int64, @escaping @Sendable (ApplyResult) -> Void) -> Void) {
+    init(lessor: Lessor, isLeader: @escaping @Sendable () -> Bool,
+         propose: @escaping (Int64, @escaping @Sendable (ApplyResult) -> Void) -> Void) {
         self.lessor = lessor
+        self.isLeader = isLeader
         self.propose = propose
     }
 
@@ -40,6 +44,7 @@ final class LeaseExpiry: @unchecked Sendable {
                 return stopped
             }
             if done { return }
+            guard isLeader() else { continue }
             for id in lessor.takeExpired(limit: LeaseExpiry.revokesPerPass) {
                 let lessor = self.lessor
                 propose(id) { result in

@@ -1,3 +1,4 @@
+import ServerLog
 import Foundation
 
 /// The server's configuration, from etcd's flags and `ETCD_*` environment variables, with
@@ -26,6 +27,12 @@ public struct ServerConfig: Sendable {
     public var unsafeNoFsync = false
     public var enableGRPCGateway = true
     public var watchProgressNotifyInterval: Double = 600
+    public var preVote = false
+    public var strictReconfigCheck = true
+    public var initialElectionTickAdvance = true
+    /// WAL segment files and received snapshot files kept (0: unlimited).
+    public var maxWALs: UInt64 = 5
+    public var maxSnapshots: UInt64 = 5
 
     public static let defaultQuotaBytes: Int64 = 2 << 30
     /// etcd's gRPC receive limit is the request limit plus this much.
@@ -45,9 +52,9 @@ enum FlagSupport: Sendable {
     case supported
     /// Tunes etcd internals that have no counterpart here; any value is accepted.
     case noEffect
-    /// Configures peer links. Peer traffic is not served yet and clusters have one member
-    /// (larger ones are refused at start-up), so nothing ever uses these settings; they are
-    /// accepted so that single-member configurations written for etcd start unchanged.
+    /// Configures peer TLS or corruption checks, which come with later work: accepted (so
+    /// configurations written for etcd start unchanged) and inert; https peer URLs are
+    /// refused at start-up.
     case peerOnly
     /// Not implemented yet: setting it to anything but the default is refused at start-up.
     case unsupported
@@ -73,11 +80,11 @@ enum EtcdFlags {
         def("snapshot-count", .uint64, "100000", .supported, "Number of committed transactions to trigger a snapshot to disk."),
         def("heartbeat-interval", .uint, "100", .supported, "Time (in milliseconds) of a heartbeat interval."),
         def("election-timeout", .uint, "1000", .supported, "Time (in milliseconds) for an election to timeout."),
-        def("initial-election-tick-advance", .bool, "true", .noEffect, "Whether to fast-forward initial election ticks on boot for faster election."),
+        def("initial-election-tick-advance", .bool, "true", .supported, "Whether to fast-forward initial election ticks on boot for faster election."),
         def("listen-peer-urls", .urls, "http://localhost:2380", .supported, "List of URLs to listen on for peer traffic."),
         def("listen-client-urls", .urls, "http://localhost:2379", .supported, "List of URLs to listen on for client traffic."),
-        def("max-snapshots", .uint, "5", .noEffect, "Maximum number of snapshot files to retain (0 is unlimited)."),
-        def("max-wals", .uint, "5", .noEffect, "Maximum number of wal files to retain (0 is unlimited)."),
+        def("max-snapshots", .uint, "5", .supported, "Maximum number of snapshot files to retain (0 is unlimited)."),
+        def("max-wals", .uint, "5", .supported, "Maximum number of wal files to retain (0 is unlimited)."),
         def("quota-backend-bytes", .int64, "0", .supported, "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota)."),
         def("backend-batch-interval", .duration, "0s", .noEffect, "BackendBatchInterval is the maximum time before commit the backend transaction."),
         def("backend-batch-limit", .int, "0", .noEffect, "BackendBatchLimit is the maximum operations before commit the backend transaction."),
@@ -98,8 +105,8 @@ enum EtcdFlags {
         def("discovery-proxy", .string, "", .unsupported, "HTTP proxy to use for traffic to discovery service."),
         def("discovery-srv", .string, "", .unsupported, "DNS srv domain used to bootstrap the cluster."),
         def("discovery-srv-name", .string, "", .unsupported, "Suffix to the dns srv name queried when bootstrapping."),
-        def("strict-reconfig-check", .bool, "true", .noEffect, "Reject reconfiguration requests that would cause quorum loss."),
-        def("pre-vote", .bool, "false", .noEffect, "Enable to run an additional Raft election phase."),
+        def("strict-reconfig-check", .bool, "true", .supported, "Reject reconfiguration requests that would cause quorum loss."),
+        def("pre-vote", .bool, "false", .supported, "Enable to run an additional Raft election phase."),
         def("auto-compaction-retention", .string, "0", .unsupported, "Auto compaction retention length. 0 means disable auto compaction."),
         def("auto-compaction-mode", .string, "periodic", .unsupported, "Interpret 'auto-compaction-retention' one of: periodic|revision."),
         def("enable-v2", .bool, "false", .unsupported, "Accept etcd V2 client requests."),
@@ -299,6 +306,14 @@ extension ServerConfig {
         config.maxTxnOps = number("max-txn-ops", 128)
         config.maxConcurrentStreams = number("max-concurrent-streams", UInt32.max)
         config.unsafeNoFsync = values["unsafe-no-fsync"].flatMap(FlagParser.parseBool) ?? false
+        config.preVote = values["pre-vote"].flatMap(FlagParser.parseBool) ?? false
+        config.strictReconfigCheck = values["strict-reconfig-check"].flatMap(FlagParser.parseBool) ?? true
+        config.initialElectionTickAdvance = values["initial-election-tick-advance"].flatMap(FlagParser.parseBool) ?? true
+        config.maxWALs = number("max-wals", 5)
+        config.maxSnapshots = number("max-snapshots", 5)
+        for url in config.listenPeerURLs + config.initialAdvertisePeerURLs where url.scheme == "https" {
+            throw .invalid("peer TLS (\(url.text)) is not supported by this server yet")
+        }
         config.enableGRPCGateway = values["enable-grpc-gateway"].flatMap(FlagParser.parseBool) ?? true
         if let interval = values["experimental-watch-progress-notify-interval"].flatMap(GoDuration.parse), interval > 0 {
             // As etcd: values below 100 ms are raised to it; 0 keeps the 10-minute default.

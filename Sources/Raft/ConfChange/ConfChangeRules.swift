@@ -36,6 +36,7 @@ struct ConfChangeAdmission {
     /// An earlier change may still be unapplied on the leader.
     var changeInProgress: Bool
     var strictReconfigCheck: Bool
+    var requireCaughtUpLearners: Bool = true
     /// The leader's commit index, which a learner must have reached to be promoted.
     var committedIndex: UInt64
     /// The highest index known to be in a member's log.
@@ -48,7 +49,7 @@ struct ConfChangeAdmission {
         guard let next = current.applying(change) else { return .removesLastVoter }
         let id = change.nodeID
         let promotesLearner = change.type == .addNode && current.learners.contains(id)
-        if promotesLearner && matchIndex(id) < committedIndex {
+        if promotesLearner && requireCaughtUpLearners && matchIndex(id) < committedIndex {
             return .learnerNotCaughtUp
         }
         guard strictReconfigCheck, next.voters != current.voters else { return nil }

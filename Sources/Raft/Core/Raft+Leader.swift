@@ -97,6 +97,7 @@ extension Raft {
             current: tracker.confState,
             changeInProgress: pendingIndex > log.applied,
             strictReconfigCheck: config.strictReconfigCheck,
+            requireCaughtUpLearners: config.requireCaughtUpLearners,
             committedIndex: log.committed,
             matchIndex: { progress[$0]?.match ?? 0 },
             isActive: { member in

@@ -29,6 +29,12 @@ enum Binaries {
 
     static let etcdctl = "/usr/bin/etcdctl"
     static let python = "/usr/bin/python3"
+
+    /// A test script in Tests/IntegrationTests/Scripts.
+    static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Scripts/\(name)").path
+    }
 }
 
 /// Free TCP ports from the kernel (bind to port 0, read it back, release). Servers listen for

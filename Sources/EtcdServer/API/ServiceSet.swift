@@ -1,0 +1,40 @@
+import EtcdProto
+import GRPC
+import Transport
+import Watch
+
+/// Every client-facing service of a member, registered on one router, and the plain HTTP
+/// endpoints beside them.
+struct ServiceSet {
+    let router: Router
+    let grpc: GRPCServerConfiguration
+    let http: HTTPHandler
+
+    init(member: RaftMember, hub: WatchHub, config: ServerConfig) {
+        let headers = member.headers
+        let quota = BackendQuota(store: member.store, quotaBytes: config.effectiveQuotaBytes)
+        let keys = KeySpace(store: member.store, semantics: KVSemantics(leases: member.leases))
+        var router = Router()
+        KVService(headers: headers, proposer: member.proposer, barrier: member.reads, keys: keys, quota: quota,
+                  compactor: member.compactor, maxTxnOps: Int(clamping: config.maxTxnOps)).register(into: &router)
+        let store = member.store
+        MaintenanceService(headers: headers, consensus: member, proposer: member.proposer, transfer: member,
+                           alarms: member.alarms, backendPath: config.backendPath,
+                           backendInUse: { store.environment.usedBytes() }).register(into: &router)
+        member.clusterService.register(into: &router)
+        LeaseService(headers: headers, proposer: member.proposer, keeper: member.forwarding, lessor: member.lessor,
+                     quota: quota).register(into: &router)
+        WatchService(headers: headers, hub: hub,
+                     maxResponseBytes: Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes).register(into: &router)
+        self.router = router
+
+        var grpc = GRPCServerConfiguration()
+        grpc.http2.maxConcurrentStreams = config.maxConcurrentStreams
+        grpc.maxReceiveMessageBytes = Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes
+        let endpoints = HTTPEndpoints(consensus: member, membership: member.membership, alarms: member.alarms,
+                                      barrier: member.reads, store: member.store, metrics: member.metrics, config: config)
+        grpc.plainHTTPHandler = { request, respond in endpoints.handle(request, respond) }
+        self.grpc = grpc
+        self.http = { request, respond in endpoints.handle(request, respond) }
+    }
+}

@@ -1,0 +1,397 @@
+import EtcdProto
+import Foundation
+import Lease
+import MVCC
+import NIOCore
+import Peer
+import Raft
+import ServerLog
+import WAL
+
+/// The consensus side of a member, composed: the store's tables, the Raft thread and the
+/// apply thread, the peer transport, the proposal registry and the read barrier. It is also
+/// the narrow view services get of it (`ConsensusStatus`, `LeadershipTransfer`).
+final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable {
+    let memberID: UInt64
+    let clusterID: UInt64
+    let config: ServerConfig
+    let store: KVStore
+    let membership: ClusterMembership
+    let alarms: AlarmTable
+    let lessor: Lessor
+    let leases: LeaseStore
+    let application: ServerApplication
+    let registry: ProposalRegistry
+    let ids: RequestIDGenerator
+    let host: RaftHost
+    let transport: RaftTransport
+    let gateway: PeerGateway
+    let proposer: RaftProposer
+    let reads: LinearizableReads
+    let forwarding: LeaderForwarding
+    let compactor: Compactor
+    let peerClient: PeerHTTPClient
+    let logger: Logger
+    /// The request timeout: etcd's 5 s plus two election timeouts.
+    let requestTimeoutNanoseconds: UInt64
+    private let electionNanoseconds: UInt64
+    private let lock = NSLock()
+    private var lastLeader: NodeID = noNode
+    private var leaderElectedAt: UInt64 = 0
+    private var lastSnapshotIndex: UInt64
+    /// The voters when this start began: the founders on a cluster's first start.
+    private var initialVoters: [UInt64] = []
+
+    var onFirstCommitInTerm: (() -> Void)?
+    var onRemovedFromCluster: (() -> Void)?
+    var onSnapshotInstalled: (() -> Void)?
+
+    /// etcd keeps this many entries behind a snapshot for slow followers.
+    static let catchUpEntries: UInt64 = 5000
+
+    private init(memberID: UInt64, clusterID: UInt64, config: ServerConfig, store: KVStore, membership: ClusterMembership,
+                 alarms: AlarmTable, lessor: Lessor, leases: LeaseStore, application: ServerApplication,
+                 registry: ProposalRegistry, ids: RequestIDGenerator, host: RaftHost, transport: RaftTransport,
+                 gateway: PeerGateway, proposer: RaftProposer, reads: LinearizableReads, forwarding: LeaderForwarding,
+                 compactor: Compactor, peerClient: PeerHTTPClient, logger: Logger, requestTimeoutNanoseconds: UInt64) {
+        self.memberID = memberID
+        self.clusterID = clusterID
+        self.config = config
+        self.store = store
+        self.membership = membership
+        self.alarms = alarms
+        self.lessor = lessor
+        self.leases = leases
+        self.application = application
+        self.registry = registry
+        self.ids = ids
+        self.host = host
+        self.transport = transport
+        self.gateway = gateway
+        self.proposer = proposer
+        self.reads = reads
+        self.forwarding = forwarding
+        self.compactor = compactor
+        self.peerClient = peerClient
+        self.logger = logger
+        self.requestTimeoutNanoseconds = requestTimeoutNanoseconds
+        self.electionNanoseconds = config.electionTimeoutMs * 1_000_000
+        self.lastSnapshotIndex = application.appliedIndex
+    }
+
+    static func build(config: ServerConfig, store: KVStore, mapSize: Int, peerClient: PeerHTTPClient,
+                      logger: Logger) throws -> RaftMember {
+        let membership = ClusterMembership()
+        try membership.load(from: store)
+        let alarms = AlarmTable(logger: logger)
+        try alarms.load(from: store)
+        // etcd's minimum lease TTL: one and a half election timeouts, in whole seconds, rounded up.
+        let electionTicks = config.electionTimeoutMs / config.heartbeatIntervalMs
+        let minTTLMs = (3 * electionTicks / 2) * config.heartbeatIntervalMs
+        let lessor = Lessor(minTTLSeconds: Int64((minTTLMs + 999) / 1000), clock: { DispatchTime.now().uptimeNanoseconds })
+        let leases = LeaseStore(lessor: lessor)
+        let snapDirectory = config.memberDirectory + "/snap"
+
+        let bootstrap = MemberBootstrap(config: config, logger: logger)
+        let started = try bootstrap.start(store: store, membership: membership, installSnapshot: { index in
+            try RaftMember.installSnapshotDatabase(index: index, directory: snapDirectory, store: store)
+            try membership.load(from: store)
+            try alarms.load(from: store)
+        }, fetchMembers: { urls in
+            try RaftMember.fetchMembers(from: urls, client: peerClient)
+        })
+        try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
+        if let version = membership.clusterVersion {
+            let short = version.split(separator: ".").prefix(2).joined(separator: ".")
+            logger.info("enabled capabilities for version", ["cluster-version": short],
+                        text: "enabled capabilities for version \(short)", package: "etcdserver/api")
+        }
+
+        let registry = ProposalRegistry()
+        let ids = RequestIDGenerator(memberID: started.memberID)
+        let applier = Applier(store: store, membership: membership, leases: leases, alarms: alarms,
+                              localID: started.memberID, logger: logger)
+        let application = try ServerApplication(store: store, applier: applier, registry: registry, logger: logger)
+        let identity = PeerIdentity(localID: started.memberID, clusterID: started.clusterID,
+                                    peerURLs: config.initialAdvertisePeerURLs.map(\.text))
+        let transport = RaftTransport(identity: identity, client: peerClient, logger: logger)
+        let gateway = PeerGateway(store: store, membership: membership, lessor: lessor, snapshotDirectory: snapDirectory,
+                                  clusterID: started.clusterID, mapSize: mapSize, logger: logger)
+        transport.setDelegate(gateway)
+
+        started.wal.snapshotSource = {
+            Snapshot(metadata: SnapshotMetadata(confState: membership.confState, index: application.appliedIndex,
+                                                term: application.appliedTerm))
+        }
+        let raftConfig = RaftConfig(
+            id: started.memberID,
+            electionTimeoutTicks: Int(electionTicks),
+            heartbeatIntervalTicks: 1,
+            appliedIndex: application.appliedIndex,
+            maxSizePerMessage: 1 << 20,
+            maxCommittedSizePerReady: 64 << 20,
+            maxInflightMessages: 512,
+            checkQuorum: true,
+            preVote: config.preVote,
+            // etcd checks reconfiguration (started members, connected peers, learners 90% in
+            // sync) in the server, with its own errors.
+            strictReconfigCheck: false,
+            requireCaughtUpLearners: false)
+        let node = RaftNode(config: raftConfig, storage: started.wal, random: SeededRandom(seed: UInt64.random(in: 0...UInt64.max)))
+        let host = RaftHost(node: node, wal: started.wal, application: application, sender: transport,
+                            tickNanoseconds: config.heartbeatIntervalMs * 1_000_000, logger: logger)
+        let requestTimeout = (5_000 + 2 * config.electionTimeoutMs) * 1_000_000
+        let proposer = RaftProposer(host: host, registry: registry, ids: ids, maxRequestBytes: Int(config.maxRequestBytes))
+        let reads = LinearizableReads(host: host, application: application, ids: ids, timeoutNanoseconds: requestTimeout)
+        let compactor = Compactor(store: store)
+        application.backgroundWork = { compactor.step() }
+
+        var member: RaftMember!
+        let forwarding = LeaderForwarding(local: LocalLeaseKeeper(lessor: lessor), consensus: ConsensusProxy { member },
+                                          membership: membership, client: peerClient, timeoutNanoseconds: requestTimeout)
+        member = RaftMember(memberID: started.memberID, clusterID: started.clusterID, config: config, store: store,
+                            membership: membership, alarms: alarms, lessor: lessor, leases: leases, application: application,
+                            registry: registry, ids: ids, host: host, transport: transport, gateway: gateway,
+                            proposer: proposer, reads: reads, forwarding: forwarding, compactor: compactor,
+                            peerClient: peerClient, logger: logger, requestTimeoutNanoseconds: requestTimeout)
+        member.wire(knownPeers: started.knownPeers)
+        return member
+    }
+
+    /// Connects the parts' callbacks.
+    private func wire(knownPeers: [Member]) {
+        gateway.host = host
+        gateway.isLeader = { [unowned self] in isLeader }
+        gateway.promote = { [unowned self] id, done in clusterService.promote(id, done) }
+        gateway.onRemoved = { [unowned self] in onRemovedFromCluster?() }
+        host.isPending = { [registry] id in registry.isWaiting(id) }
+        host.onSoftState = { [unowned self] state, term in softStateChanged(state, term: term) }
+        host.onReadStates = { [reads] states in reads.readStatesReady(states) }
+        host.afterRound = { [unowned self] host in afterRound(host) }
+        application.onEmptyEntry = { [unowned self] term in emptyEntryApplied(term: term) }
+        application.onRemoved = { [unowned self] in onRemovedFromCluster?() }
+        application.installSnapshot = { [unowned self] snapshot in try installSnapshot(snapshot) }
+        // The transport follows the applied membership; a joining member starts with the
+        // members it fetched.
+        membership.onChange = { [unowned self] in updatePeers() }
+        let initial = membership.all.isEmpty ? knownPeers : membership.all
+        transport.setPeers(initial.map { ($0.id, $0.peerURLs) })
+        initialVoters = initial.filter { !$0.isLearner }.map(\.id)
+    }
+
+    private func updatePeers() {
+        let members = membership.all
+        guard !members.isEmpty else { return }
+        transport.setPeers(members.map { ($0.id, $0.peerURLs) })
+    }
+
+    func start() {
+        application.start()
+        host.start()
+        let voters = initialVoters
+        if voters == [memberID] {
+            // A lone voter has nobody to wait for (etcd fast-forwards its election ticks).
+            host.campaign()
+        } else if voters.count > 1 {
+            advanceTicksOncePeersAreActive()
+        }
+    }
+
+    /// etcd's initial election tick advance: once other members are connected, most of the
+    /// first election timeout is skipped, so a restarted cluster elects quickly.
+    private func advanceTicksOncePeersAreActive() {
+        guard config.initialElectionTickAdvance else { return }
+        let electionTicks = Int(config.electionTimeoutMs / config.heartbeatIntervalMs)
+        Thread.detachNewThread { [self] in
+            for _ in 0..<100 {
+                Thread.sleep(forTimeInterval: 0.05)
+                let active = membership.all.filter { $0.id != memberID && transport.activeSince($0.id) != nil }.count
+                if active > 1 {
+                    host.advanceTicks(electionTicks - 2)
+                    return
+                }
+            }
+        }
+    }
+
+    func stop() {
+        host.stop()
+        application.stop()
+        registry.failAll(.stopped)
+    }
+
+    // MARK: Leadership
+
+    private func softStateChanged(_ state: SoftState, term: UInt64) {
+        let previous = lock.withLock { () -> NodeID in
+            defer { lastLeader = state.leader }
+            return lastLeader
+        }
+        let id = ClusterIdentity.hex(memberID)
+        if state.leader != previous {
+            if state.leader == noNode {
+                logger.info("raft.node: \(id) lost leader \(ClusterIdentity.hex(previous)) at term \(term)",
+                            text: "raft.node: \(id) lost leader \(ClusterIdentity.hex(previous)) at term \(term)", package: "raft")
+            } else {
+                lock.withLock { leaderElectedAt = DispatchTime.now().uptimeNanoseconds }
+                let verb = previous == noNode ? "elected leader" : "changed leader from \(ClusterIdentity.hex(previous)) to"
+                logger.info("raft.node: \(id) \(verb) \(ClusterIdentity.hex(state.leader)) at term \(term)",
+                            text: "raft.node: \(id) \(verb) \(ClusterIdentity.hex(state.leader)) at term \(term)", package: "raft")
+            }
+            metrics.leaderChanged(hasLeader: state.leader != noNode)
+            if previous != noNode { reads.leaderChanged() }
+        }
+        if state.role == .leader {
+            logger.info("\(id) became leader at term \(term)", text: "\(id) became leader at term \(term)", package: "raft")
+        } else {
+            lessor.demote()
+        }
+    }
+
+    /// The leader's empty entry of its term is applied: it now knows the commit index of the
+    /// whole cluster (reads may proceed) and its lessor becomes the primary.
+    private func emptyEntryApplied(term: UInt64) {
+        let status = host.status
+        guard status.role == .leader, status.term == term else { return }
+        lessor.promote(extraNanoseconds: electionNanoseconds)
+        onFirstCommitInTerm?()
+    }
+
+    let metrics = ServerMetrics()
+
+    // MARK: ConsensusStatus
+
+    var leader: UInt64 { host.status.leader }
+    var term: UInt64 { host.status.term }
+    var committedIndex: UInt64 { host.status.commitIndex }
+    var appliedIndex: UInt64 { application.appliedIndex }
+    var isLearner: Bool { host.status.isLearner }
+    var isLeader: Bool { host.status.role == .leader }
+    var progress: [UInt64: Raft.Progress] { host.status.progress }
+
+    // MARK: LeadershipTransfer
+
+    func moveLeader(to transferee: UInt64, _ done: @escaping @Sendable (EtcdError?) -> Void) {
+        guard let target = membership.member(transferee), !target.isLearner else { return done(.badLeaderTransferee) }
+        logger.info("leadership transfer starting", ["local-member-id": ClusterIdentity.hex(memberID),
+                                                     "current-leader-member-id": ClusterIdentity.hex(memberID),
+                                                     "transferee-member-id": ClusterIdentity.hex(transferee)])
+        host.transferLeadership(to: transferee)
+        let deadline = DispatchTime.now().uptimeNanoseconds + requestTimeoutNanoseconds
+        let interval = Double(config.heartbeatIntervalMs) / 1000
+        Thread.detachNewThread { [self] in
+            while host.status.leader != transferee {
+                if DispatchTime.now().uptimeNanoseconds >= deadline {
+                    return done(.unmapped("etcdserver: request timed out, leader transfer took too long"))
+                }
+                Thread.sleep(forTimeInterval: interval)
+            }
+            logger.info("leadership transfer finished", ["local-member-id": ClusterIdentity.hex(memberID),
+                                                         "old-leader-member-id": ClusterIdentity.hex(memberID),
+                                                         "new-leader-member-id": ClusterIdentity.hex(transferee)])
+            done(nil)
+        }
+    }
+
+    /// A leader stopping hands leadership to the voter connected longest, as etcd does.
+    func transferLeadershipBeforeStopping() {
+        guard isLeader else { return }
+        let candidates = membership.votingMembers.filter { $0.id != memberID }
+            .compactMap { member in transport.activeSince(member.id).map { (member.id, $0) } }
+        guard let transferee = candidates.min(by: { $0.1 < $1.1 })?.0 else { return }
+        let finished = DispatchSemaphore(value: 0)
+        moveLeader(to: transferee) { _ in finished.signal() }
+        _ = finished.wait(timeout: .now() + .nanoseconds(Int(2 * electionNanoseconds)))
+    }
+
+    // MARK: The Raft thread's rounds
+
+    private func afterRound(_ host: RaftHost) {
+        let startedAt = lock.withLock { leaderElectedAt }
+        let window = 2 * electionNanoseconds
+        registry.expire(timeout: requestTimeoutNanoseconds) { started in
+            // A request that started shortly before a new leader was elected probably died
+            // with the old one.
+            started < startedAt && startedAt - started < window ? .timeoutDueToLeaderFail : .timeout
+        }
+        reads.tick()
+        compactLogIfDue(host)
+    }
+
+    /// Every `--snapshot-count` applied entries, the log is compacted: entries the store holds
+    /// on disk, except the last 5000 (kept for followers that are a little behind), go.
+    private func compactLogIfDue(_ host: RaftHost) {
+        let applied = application.appliedIndex
+        guard applied > lastSnapshotIndex + config.snapshotCount else { return }
+        let durable = application.durableState
+        guard durable.index > 0 else { return }
+        lastSnapshotIndex = applied
+        let compactIndex = durable.index > RaftMember.catchUpEntries ? durable.index - RaftMember.catchUpEntries : 0
+        host.compactLog(durableIndex: durable.index, durableTerm: durable.term, through: compactIndex,
+                        keepSegments: Int(config.maxWALs))
+        logger.info("compacted Raft logs", ["compact-index": compactIndex], text: "compacted raft log at \(compactIndex)")
+    }
+
+    // MARK: Snapshots from the leader
+
+    /// Replaces the store with the snapshot's database (saved by the peer transport), then
+    /// reloads everything kept beside the store.
+    private func installSnapshot(_ snapshot: Snapshot) throws {
+        let index = snapshot.metadata.index
+        logger.info("applying snapshot", ["incoming-leader-snapshot-index": index], package: "etcdserver")
+        try RaftMember.installSnapshotDatabase(index: index, directory: gateway.snapshotDirectory, store: store)
+        try membership.load(from: store)
+        try alarms.load(from: store)
+        try leases.restore(from: store, extraNanoseconds: electionNanoseconds)
+        if !isLeader { lessor.demote() }
+        onSnapshotInstalled?()
+        logger.info("applied snapshot", ["applied-index": index], package: "etcdserver")
+    }
+
+    static func installSnapshotDatabase(index: UInt64, directory: String, store: KVStore) throws {
+        let path = PeerGateway.databasePath(in: directory, index: index)
+        guard access(path, F_OK) == 0 else { throw WALError("snapshot database \(path) is missing") }
+        try store.replaceContents(withCopyAt: path)
+        unlink(path)
+    }
+
+    // MARK: Joining
+
+    /// etcd's `GetClusterFromRemotePeers`: the first member that answers `/members` with a
+    /// cluster ID names the cluster.
+    static func fetchMembers(from urls: [String], client: PeerHTTPClient) throws -> (clusterID: UInt64, members: [Member]) {
+        for url in urls {
+            guard let response = try? client.request(url, method: .GET, path: "/members", timeout: .seconds(10)).wait(),
+                  response.status == 200,
+                  let clusterID = response.header("X-Etcd-Cluster-Id").flatMap({ UInt64($0, radix: 16) }),
+                  let list = MemberJSON.decodeList(response.body), !list.isEmpty else { continue }
+            return (clusterID, list.map(\.member))
+        }
+        throw ConfigError.invalid("cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs")
+    }
+
+    // MARK: Services
+
+    private(set) lazy var headers = MemberHeaders(memberID: memberID, clusterID: clusterID, store: store,
+                                                  term: { [unowned self] in host.status.term })
+
+    private(set) lazy var clusterService = ClusterService(
+        headers: headers, proposer: proposer, membership: membership, consensus: self, peers: transport,
+        promoteForwarding: forwarding, strictReconfigCheck: config.strictReconfigCheck)
+}
+
+/// Lets parts built before the member refer to it.
+struct ConsensusProxy: ConsensusStatus, @unchecked Sendable {
+    let resolve: () -> RaftMember
+
+    var memberID: UInt64 { resolve().memberID }
+    var leader: UInt64 { resolve().leader }
+    var term: UInt64 { resolve().term }
+    var committedIndex: UInt64 { resolve().committedIndex }
+    var appliedIndex: UInt64 { resolve().appliedIndex }
+    var isLearner: Bool { resolve().isLearner }
+    var isLeader: Bool { resolve().isLeader }
+    var progress: [UInt64: Raft.Progress] { resolve().progress }
+}
+
+extension RaftTransport: PeerActivity {}

@@ -1,0 +1,100 @@
+import EtcdProto
+import Foundation
+
+/// etcd's JSON forms of a member, which travel in conf change contexts, member-attribute
+/// publishes and the peer `/members` endpoint. etcd writes them with Go's encoding/json, and
+/// etcd members parse ours, so key order, omitted fields and exact 64-bit IDs all matter:
+///
+///     {"id":N,"peerURLs":[...]|null,"isLearner":true,"name":"..","clientURLs":[..],"isPromote":B}
+///
+/// `isLearner`, `name` and `clientURLs` are left out when empty; `isPromote` appears only in a
+/// promote's context (etcd's ConfigChangeContext); `peerURLs` is `null` when etcd's slice is nil.
+enum MemberJSON {
+    /// A member record: a bootstrap or add context, or an element of `/members`.
+    static func encode(_ member: Member, peerURLsNull: Bool = false, isPromote: Bool? = nil) -> String {
+        var text = "{\"id\":\(member.id),\"peerURLs\":"
+        text += peerURLsNull ? "null" : array(member.peerURLs)
+        if member.isLearner { text += ",\"isLearner\":true" }
+        if !member.name.isEmpty { text += ",\"name\":" + string(member.name) }
+        if !member.clientURLs.isEmpty { text += ",\"clientURLs\":" + array(member.clientURLs) }
+        if let isPromote { text += ",\"isPromote\":\(isPromote)" }
+        return text + "}"
+    }
+
+    /// The context etcd proposes to promote a learner.
+    static func promoteContext(id: UInt64) -> String {
+        encode(Member(id: id), peerURLsNull: true, isPromote: true)
+    }
+
+    /// The attributes a member publishes once it has started.
+    static func attributes(name: String, clientURLs: [String]) -> String {
+        var fields: [String] = []
+        if !name.isEmpty { fields.append("\"name\":" + string(name)) }
+        if !clientURLs.isEmpty { fields.append("\"clientURLs\":" + array(clientURLs)) }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// `/members`: every member, sorted by ID.
+    static func memberList(_ members: [Member]) -> String {
+        "[" + members.sorted { $0.id < $1.id }.map { encode($0) }.joined(separator: ",") + "]"
+    }
+
+    /// What a context or a `/members` element says.
+    struct Decoded: Decodable {
+        var id: UInt64
+        var peerURLs: [String]?
+        var isLearner: Bool?
+        var name: String?
+        var clientURLs: [String]?
+        var isPromote: Bool?
+
+        var member: Member {
+            Member(id: id, name: name ?? "", peerURLs: peerURLs ?? [], clientURLs: clientURLs ?? [],
+                   isLearner: isLearner ?? false)
+        }
+    }
+
+    static func decode(_ bytes: [UInt8]) -> Decoded? {
+        try? JSONDecoder().decode(Decoded.self, from: Data(bytes))
+    }
+
+    static func decodeList(_ bytes: [UInt8]) -> [Decoded]? {
+        try? JSONDecoder().decode([Decoded].self, from: Data(bytes))
+    }
+
+    struct Attributes: Decodable {
+        var name: String?
+        var clientURLs: [String]?
+    }
+
+    static func decodeAttributes(_ text: String) -> Attributes? {
+        try? JSONDecoder().decode(Attributes.self, from: Data(text.utf8))
+    }
+
+    static func array(_ values: [String]) -> String {
+        "[" + values.map(string).joined(separator: ",") + "]"
+    }
+
+    /// A JSON string as Go's encoder writes it: `<`, `>` and `&` escaped too.
+    static func string(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<", ">", "&", "\u{2028}", "\u{2029}":
+                out += String(format: "\\u%04x", scalar.value)
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

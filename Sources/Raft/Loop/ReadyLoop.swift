@@ -1,0 +1,110 @@
+/// Where a member's log state goes to be durable: the write-ahead log in a server, the
+/// simulated disk in the simulator. The same object is the node's `LogStorage`, which reads
+/// back what was saved.
+public protocol RaftLogWriter: AnyObject {
+    /// Persists, in this order: a snapshot received from the leader (it replaces the whole
+    /// log), the entries (replacing any stored entries from the first one's index on), the
+    /// hard state. Durable on return when `sync` is true.
+    func save(snapshot: Snapshot?, entries: [Entry], hardState: HardState?, sync: Bool) throws
+}
+
+/// The replicated state machine, as the loop sees it.
+public protocol RaftApplication: AnyObject {
+    /// Replaces the application's state with a snapshot from the leader. Called after every
+    /// entry handed over earlier has been applied, and before any entry after the snapshot.
+    func restore(from snapshot: Snapshot) throws
+
+    /// Committed entries, oldest first. The application may apply them later (on another
+    /// thread), but in this order and each exactly once.
+    func apply(_ entries: [Entry])
+
+    /// Waits until every entry handed over through `index` has been applied, and returns what
+    /// the application decided for each membership change among them, in log order: the change
+    /// to make, or nil when the application refused it (then the core sees no change, as with
+    /// etcd's conf changes rejected at apply).
+    func membershipChanges(through index: UInt64) -> [ConfChange?]
+}
+
+/// Where the loop sends messages. Must not block: queue, drop and report instead.
+public protocol RaftMessageSender: AnyObject {
+    func send(_ messages: [Message])
+}
+
+/// What the loop reports besides messages.
+public protocol RaftLoopObserver: AnyObject {
+    /// The leader or this member's role changed.
+    func softStateChanged(_ state: SoftState, term: UInt64)
+    /// Linearizable reads confirmed by the leader.
+    func readStatesReady(_ states: [ReadState])
+}
+
+/// The one Ready loop: it takes the node's `Ready` and carries it out in the order the
+/// contract on `Ready` requires (persist, send, apply, advance). The server runs it on its Raft
+/// thread after every input; the simulator runs it too, splitting `begin` and `finish` to model
+/// the time a disk write takes. Neither has a loop of its own.
+public final class ReadyLoop {
+    public let node: RaftNode
+    private let log: RaftLogWriter
+    private let application: RaftApplication
+    private let sender: RaftMessageSender
+    private weak var observer: RaftLoopObserver?
+
+    public init(node: RaftNode, log: RaftLogWriter, application: RaftApplication, sender: RaftMessageSender,
+                observer: RaftLoopObserver?) {
+        self.node = node
+        self.log = log
+        self.application = application
+        self.sender = sender
+        self.observer = observer
+    }
+
+    /// Takes the next `Ready` when there is one; pass it to `finish` before taking another.
+    public func begin() -> Ready? {
+        guard node.hasReady else { return nil }
+        let ready = node.ready()
+        if let soft = ready.softState { observer?.softStateChanged(soft, term: node.term) }
+        return ready
+    }
+
+    /// Carries out a `Ready` taken with `begin`.
+    public func finish(_ ready: Ready) throws {
+        // 1. Persist: nothing may be sent before the entries and the vote it promises are durable.
+        if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
+            try log.save(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState,
+                         sync: ready.mustSync)
+        }
+        // 2. Send.
+        if !ready.messages.isEmpty { sender.send(ready.messages) }
+        // 3. Apply: the snapshot, then the committed entries; membership changes reach the
+        //    core once applied, before it may take another Ready.
+        if let snapshot = ready.snapshot { try application.restore(from: snapshot) }
+        if !ready.committedEntries.isEmpty {
+            application.apply(ready.committedEntries)
+            if let lastChange = ready.committedEntries.last(where: { $0.type == .confChange }) {
+                for change in application.membershipChanges(through: lastChange.index) {
+                    if let change { node.applyConfChange(change) }
+                }
+            }
+        }
+        if !ready.readStates.isEmpty { observer?.readStatesReady(ready.readStates) }
+        // 4. Advance.
+        node.advance()
+    }
+
+    /// Processes every `Ready` the node has, until it has none.
+    public func run() throws {
+        while let ready = begin() {
+            try finish(ready)
+        }
+    }
+}
+
+extension MemoryStorage: RaftLogWriter {
+    public func save(snapshot: Snapshot?, entries: [Entry], hardState: HardState?, sync: Bool) throws {
+        if let snapshot {
+            try applySnapshot(snapshot)
+        }
+        append(entries)
+        if let hardState { setHardState(hardState) }
+    }
+}
