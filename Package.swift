@@ -81,6 +81,8 @@ let package = Package(
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL", "Raft"]),
+        .testTarget(name: "PeerTests", dependencies: ["Peer", "Raft"]),
+        .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "Raft", "MVCC", "Peer"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease"]),
         .testTarget(name: "WatchTests", dependencies: ["Watch", "MVCC", "EtcdProto", "LMDB"]),
         // An in-memory nghttp2 client shared by the HTTP/2 and gRPC tests.

@@ -228,6 +228,8 @@ private final class StreamResponseHandler: ChannelInboundHandler, RemovableChann
     private let onClose: @Sendable (Error?) -> Void
     private var closed = false
     private var failure: Error?
+    /// The response head was accepted; bodies of refused responses are ignored.
+    private var accepted = false
 
     init(onHead: @escaping @Sendable (Int, PeerRequestHead) -> Bool, onBody: @escaping @Sendable (ByteBuffer) -> Bool,
          onClose: @escaping @Sendable (Error?) -> Void) {
@@ -240,9 +242,14 @@ private final class StreamResponseHandler: ChannelInboundHandler, RemovableChann
         switch unwrapInboundIn(data) {
         case .head(let head):
             let request = PeerRequestHead(method: "", path: "", headers: head.headers.map { ($0.name, $0.value) })
-            if !onHead(Int(head.status.code), request) { context.close(promise: nil) }
+            accepted = onHead(Int(head.status.code), request)
+            if !accepted { context.close(promise: nil) }
         case .body(let bytes):
-            if !onBody(bytes) { context.close(promise: nil) }
+            guard accepted else { return }
+            if !onBody(bytes) {
+                accepted = false
+                context.close(promise: nil)
+            }
         case .end:
             context.close(promise: nil)
         }

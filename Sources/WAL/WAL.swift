@@ -32,7 +32,7 @@ public final class WAL {
     }
 
     public static let defaultSegmentSize = 64 << 20
-    public static let defaultCacheBytes = 64 << 20
+    public static let defaultCacheBytes = 8 << 20
 
     public let directory: String
     let segmentSize: Int

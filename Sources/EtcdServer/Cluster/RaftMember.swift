@@ -306,7 +306,14 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
 
     // MARK: The Raft thread's rounds
 
+    private var lastHousekeeping: UInt64 = 0
+
     private func afterRound(_ host: RaftHost) {
+        compactLogIfDue(host)
+        // Timeouts and retries need no more than a look every few milliseconds.
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastHousekeeping >= 20_000_000 else { return }
+        lastHousekeeping = now
         let startedAt = lock.withLock { leaderElectedAt }
         let window = 2 * electionNanoseconds
         registry.expire(timeout: requestTimeoutNanoseconds) { started in
@@ -315,7 +322,6 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
             started < startedAt && startedAt - started < window ? .timeoutDueToLeaderFail : .timeout
         }
         reads.tick()
-        compactLogIfDue(host)
     }
 
     /// Every `--snapshot-count` applied entries, the log is compacted: entries the store holds

@@ -33,7 +33,7 @@ final class ProposalRegistry: @unchecked Sendable {
     func expire(timeout: UInt64, error: (UInt64) -> EtcdError) {
         let now = DispatchTime.now().uptimeNanoseconds
         let expired = lock.withLock { () -> [Waiter] in
-            let old = waiting.filter { now - $0.value.started >= timeout }
+            let old = waiting.filter { now > $0.value.started && now - $0.value.started >= timeout }
             for id in old.keys { waiting[id] = nil }
             return Array(old.values)
         }

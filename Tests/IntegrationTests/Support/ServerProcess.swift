@@ -37,46 +37,40 @@ enum Binaries {
     }
 }
 
-/// Free TCP ports from the kernel (bind to port 0, read it back, release). Servers listen for
-/// peers on `p + 1`, so no port or its neighbour is handed out twice in one test run: suites run
-/// in parallel, and a port released here is free for the kernel to give again until a server
-/// binds it. (The kernel may still give `p + 1` to some other socket; that is rare.)
+/// Free TCP ports for test servers, from a range below the kernel's ephemeral ports (32768
+/// and up on Linux): a port the kernel may hand to any client socket can be taken between the
+/// moment a test picks it and the moment its server binds it, which with clusters of servers
+/// happens often enough to fail runs. Servers listen for peers on `p + 1`, so no port or its
+/// neighbour is handed out twice in one test run (suites run in parallel).
 enum Ports {
     private static let handedOut = Mutex<Set<Int>>([])
+    static let range = 20000..<32000
 
     static func free(_ count: Int) -> [Int] {
         handedOut.withLock { taken in
-            let ports = fromKernel(count) { port in
-                !taken.contains(port) && !taken.contains(port + 1) && !taken.contains(port - 1)
+            var ports: [Int] = []
+            while ports.count < count {
+                let port = Int.random(in: range) & ~1
+                let neighbours = [port - 1, port, port + 1, port + 2]
+                guard !neighbours.contains(where: taken.contains), isFree(port), isFree(port + 1) else { continue }
+                taken.formUnion([port, port + 1])
+                ports.append(port)
             }
-            for port in ports { taken.formUnion([port, port + 1]) }
             return ports
         }
     }
 
-    private static func fromKernel(_ count: Int, accept: (Int) -> Bool) -> [Int] {
-        var ports: [Int] = []
-        var sockets: [Int32] = []
-        while ports.count < count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    _ = bind(fd, pointer, length)
-                    _ = getsockname(fd, pointer, &length)
-                }
-            }
-            let port = Int(UInt16(bigEndian: address.sin_port))
-            sockets.append(fd)
-            let clashes = ports.contains { abs($0 - port) <= 1 }
-            if port > 0 && port < 65000 && !clashes && accept(port) { ports.append(port) }
+    /// Whether nothing listens on (or is bound to) `port` on loopback right now.
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        for fd in sockets { close(fd) }
-        return ports
     }
 }
 
