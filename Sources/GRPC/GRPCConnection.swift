@@ -12,6 +12,9 @@ public struct Router: Sendable {
 
     var handlers: [String: Handler] = [:]
     var services: Set<String> = []
+    /// Checked before every call is dispatched (a server's interceptor): a status refuses it.
+    /// Gets the path, the call and whether it streams.
+    public var admission: (@Sendable (String, ServerCall, Bool) -> GRPCStatus?)?
 
     public init() {}
 
@@ -167,6 +170,14 @@ public final class GRPCConnection: HTTP2SessionDelegate {
         guard let handler = router.handlers[path] else {
             call.finishOnExecutor(router.unknownMethodStatus(path))
             return
+        }
+        if let admission = router.admission {
+            let streaming: Bool
+            if case .streaming = handler { streaming = true } else { streaming = false }
+            if let refusal = admission(path, call, streaming) {
+                call.finishOnExecutor(refusal)
+                return
+            }
         }
         if let timeout, let nanoseconds = GRPCConnection.parseTimeout(timeout) {
             call.cancelDeadline = executor.schedule(afterNanoseconds: nanoseconds) { [weak call] in

@@ -79,6 +79,18 @@ public final class ServerCall: @unchecked Sendable {
         onExecutor { call in call.finishOnExecutor(status) }
     }
 
+    /// Ends a call from the server side, telling a streaming call's delegate it is over (as if
+    /// the client had gone): etcd cancels streams this way when the member loses its leader.
+    public func abort(_ status: GRPCStatus) {
+        onExecutor { call in
+            guard !call.isFinished else { return }
+            let delegate = call.delegate
+            call.delegate = nil
+            call.finishOnExecutor(status)
+            delegate?.cancelled()
+        }
+    }
+
     /// Completes a unary call.
     public func respond(_ result: Result<[UInt8], GRPCStatus>) {
         // Frame on the caller's thread: copying a large response must not hold up the

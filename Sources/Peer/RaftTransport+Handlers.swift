@@ -78,6 +78,7 @@ extension RaftTransport: PeerRouter {
         return .buffered(maxBodyBytes: Int(PeerFrames.maxFrameBytes)) { [weak self] _, body, respond in
             guard let self else { return respond(.text(503, "stopping")) }
             let message: Message
+            if let from = head.header("X-Server-From") { self.onReceived?(body.count, from) }
             do {
                 message = try RaftWire.decodeMessage(body)
             } catch {

@@ -66,6 +66,12 @@ public final class RaftTransport: RaftMessageSender, @unchecked Sendable {
     /// Members not (yet) in our membership that contacted us: reachable by pipeline only.
     private var remotes: [NodeID: [String]] = [:]
     private var stopped = false
+    private var prober: DispatchSourceTimer?
+
+    /// Bytes sent to and received from each peer (hex ID), and probe round trips in seconds.
+    public var onSent: (@Sendable (Int, String) -> Void)?
+    public var onReceived: (@Sendable (Int, String) -> Void)?
+    public var onRoundTrip: (@Sendable (Double, String) -> Void)?
 
     /// etcd's stream buffer and pipeline limits.
     static let streamQueueLimit = 4096
@@ -152,8 +158,31 @@ public final class RaftTransport: RaftMessageSender, @unchecked Sendable {
         peer(member)?.activeSince
     }
 
+    /// Probes every peer's `/raft/probing` every few seconds, as etcd does, for round-trip times.
+    public func startProbing(every seconds: Double = 4) {
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + seconds, repeating: seconds)
+        timer.setEventHandler { [weak self] in self?.probe() }
+        timer.resume()
+        lock.withLock { prober = timer }
+    }
+
+    private func probe() {
+        let targets = lock.withLock { peers.values.map { ($0.id, $0.urls.first) } }
+        for (id, url) in targets {
+            guard let url else { continue }
+            let started = DispatchTime.now().uptimeNanoseconds
+            client.request(url, method: .GET, path: "/raft/probing", timeout: .seconds(5)).whenSuccess { [weak self] response in
+                guard response.status == 200 else { return }
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+                self?.onRoundTrip?(seconds, PeerIdentity.hex(id))
+            }
+        }
+    }
+
     public func stop() {
         let all = lock.withLock { () -> [RemotePeer] in
+            prober?.cancel()
             stopped = true
             defer { peers = [:] }
             return Array(peers.values)
@@ -182,6 +211,7 @@ public final class RaftTransport: RaftMessageSender, @unchecked Sendable {
     func postToPipeline(_ message: Message, urls: [String], peer: RemotePeer?) {
         guard let url = urls.first else { return }
         let body = RaftWire.encode(message)
+        onSent?(body.count, PeerIdentity.hex(message.to))
         let headers = requestHeaders(to: nil) + [("Content-Type", "application/protobuf")]
         let future = client.request(url, method: .POST, path: "/raft", headers: headers, body: body,
                                     timeout: .seconds(5))
@@ -343,7 +373,7 @@ final class RemotePeer: @unchecked Sendable {
 
     /// A stream the remote opened to us, now carrying our messages to it.
     func attach(_ writer: PeerStreamWriter, kind: StreamKind) {
-        let stream = AttachedStream(writer: writer, kind: kind)
+        let stream = AttachedStream(writer: writer, kind: kind, onSent: transport.onSent, peer: PeerIdentity.hex(id))
         let replaced = lock.withLock { () -> AttachedStream? in
             guard !stopped else { return nil }
             defer { writers[kind] = stream }
@@ -443,6 +473,7 @@ final class RemotePeer: @unchecked Sendable {
             },
             onBody: { [weak self] bytes in
                 guard let self else { return false }
+                transport.onReceived?(bytes.readableBytes, PeerIdentity.hex(remote))
                 do {
                     for message in try connection.feed(bytes) { self.transport.deliver(message) }
                     return true
@@ -532,10 +563,14 @@ final class AttachedStream: @unchecked Sendable {
     private var appEncoder = MsgAppEncoder()
     private let queued = NIOLockedValueBox(0)
     private var heartbeat: RepeatedTask?
+    private let onSent: (@Sendable (Int, String) -> Void)?
+    private let peer: String
 
-    init(writer: PeerStreamWriter, kind: StreamKind) {
+    init(writer: PeerStreamWriter, kind: StreamKind, onSent: (@Sendable (Int, String) -> Void)?, peer: String) {
         self.writer = writer
         self.kind = kind
+        self.onSent = onSent
+        self.peer = peer
     }
 
     var isUsable: Bool { queued.withLockedValue { $0 } < RaftTransport.streamQueueLimit }
@@ -556,6 +591,7 @@ final class AttachedStream: @unchecked Sendable {
                 case .msgapp: appEncoder.encode(message, into: &bytes)
                 }
             }
+            onSent?(bytes.count, peer)
             writer.write(bytes).whenComplete { [self] _ in
                 queued.withLockedValue { $0 -= messages.count }
             }

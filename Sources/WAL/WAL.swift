@@ -57,6 +57,9 @@ public final class WAL {
     /// Read-only descriptors of older segments, opened on demand.
     private var readers: [UInt64: Int32] = [:]
 
+    /// Called with the duration of each fsync, in nanoseconds (metrics).
+    public var onSync: ((UInt64) -> Void)?
+
     /// What `snapshot()` answers: the state the application can send to a follower that needs
     /// compacted entries. Without it the storage offers only its base (no data).
     public var snapshotSource: (() throws(StorageError) -> Snapshot)?
@@ -424,7 +427,15 @@ public final class WAL {
     }
 
     private func syncCurrent() throws {
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
         guard fdatasync(fd) == 0 else { throw WALError.errno("fdatasync") }
+        if let onSync {
+            var end = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &end)
+            let nanoseconds = (end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec)
+            onSync(UInt64(max(0, nanoseconds)))
+        }
     }
 
     /// Starts a new segment: written in full under a temporary name, then renamed into place.

@@ -23,7 +23,7 @@ struct ClusterService {
         let service = self
         router.unary("/etcdserverpb.Cluster/MemberList", MemberListRequest.self) { _, responder in
             var response = MemberListResponse()
-            response.header = service.headers.header(revision: 0)
+            response.header = service.headers.memberHeader()
             response.members = service.membership.all
             responder.succeed(response)
         }
@@ -49,7 +49,7 @@ struct ClusterService {
                 switch result {
                 case .success(let members):
                     var response = MemberPromoteResponse()
-                    response.header = service.headers.header(revision: 0)
+                    response.header = service.headers.memberHeader()
                     response.members = members
                     responder.succeed(response)
                 case .failure(let error):
@@ -74,7 +74,7 @@ struct ClusterService {
             switch result {
             case .success(.members(let members)):
                 var response = MemberAddResponse()
-                response.header = headers.header(revision: 0)
+                response.header = headers.memberHeader()
                 response.member = member
                 response.members = members
                 responder.succeed(response)
@@ -138,7 +138,7 @@ struct ClusterService {
         switch result {
         case .success(.members(let members)):
             var response = Response()
-            response.header = headers.header(revision: 0)
+            response.header = headers.memberHeader()
             response.members = members
             responder.succeed(response)
         case .failure(let error):

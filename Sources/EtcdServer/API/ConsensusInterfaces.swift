@@ -6,6 +6,7 @@ import Raft
 protocol ConsensusStatus: Sendable {
     var memberID: UInt64 { get }
     var leader: UInt64 { get }
+    /// The term of the last applied entry (etcd reports this, not Raft's current term).
     var term: UInt64 { get }
     var committedIndex: UInt64 { get }
     var appliedIndex: UInt64 { get }

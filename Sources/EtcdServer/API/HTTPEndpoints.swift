@@ -11,6 +11,7 @@ struct HTTPEndpoints: Sendable {
     let barrier: ReadBarrier
     let store: KVStore
     let metrics: ServerMetrics
+    let pendingProposals: @Sendable () -> Int
     let config: ServerConfig
 
     func handle(_ request: PlainHTTPRequest, _ respond: @escaping @Sendable (PlainHTTPResponse) -> Void) {
@@ -58,7 +59,7 @@ struct HTTPEndpoints: Sendable {
         let revision = (try? store.read { try $0.currentRevision() }) ?? 0
         let state = ServerMetrics.Snapshot(
             hasLeader: consensus.leader != 0, isLeader: consensus.isLeader, committedIndex: consensus.committedIndex,
-            appliedIndex: consensus.appliedIndex, pendingProposals: 0, currentRevision: revision,
+            appliedIndex: consensus.appliedIndex, pendingProposals: pendingProposals(), currentRevision: revision,
             dbSize: MaintenanceService.fileSize(config.backendPath), dbSizeInUse: store.environment.usedBytes(),
             quotaBytes: config.effectiveQuotaBytes, isLearner: consensus.isLearner)
         return metrics.render(state)

@@ -13,11 +13,14 @@ struct KVService {
     let quota: BackendQuota
     let compactor: Compactor
     let maxTxnOps: Int
+    /// A learner serves only serializable ranges.
+    let isLearner: @Sendable () -> Bool
 
     func register(into router: inout Router) {
         let service = self
         router.unary("/etcdserverpb.KV/Range", RangeRequest.self) { request, responder in
             do throws(EtcdError) { try KVValidation.checkRange(request) } catch { return responder.fail(error) }
+            if !request.serializable && service.isLearner() { return responder.fail(.notSupportedForLearner) }
             service.afterBarrier(serializable: request.serializable, responder: responder) {
                 // A single key is cheap: answer on the calling thread. Ranges can be large.
                 if request.rangeEnd.isEmpty {
@@ -186,10 +189,7 @@ struct KVService {
         case .success(.leaseRevoke(var response)):
             headers.completeHeader(&response.header)
             responder.succeed(response)
-        case .success(.alarm(var response)):
-            headers.completeHeader(&response.header)
-            responder.succeed(response)
-        case .success(.none), .success(.members):
+        case .success(.none), .success(.members), .success(.alarm):
             responder.fail(GRPCStatus(.internal, "etcdserver: unexpected response type"))
         }
     }

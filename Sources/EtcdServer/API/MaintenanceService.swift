@@ -20,17 +20,21 @@ struct MaintenanceService {
             responder.succeed(service.status())
         }
         router.unary("/etcdserverpb.Maintenance/Alarm", AlarmRequest.self) { request, responder in
-            service.proposer.propose({ $0.alarm = request }) {
-                KVService.complete($0, headers: service.headers, responder: responder)
+            service.proposer.propose({ $0.alarm = request }) { result in
+                switch result {
+                // etcd's AlarmResponse carries no header.
+                case .success(.alarm(let response)): responder.succeed(response)
+                case .failure(let error): responder.fail(error)
+                case .success: responder.fail(GRPCStatus(.internal, "etcdserver: unexpected response type"))
+                }
             }
         }
         router.unary("/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self) { request, responder in
             guard service.consensus.isLeader else { return responder.fail(.notLeader) }
             service.transfer.moveLeader(to: request.targetID) { error in
                 if let error { return responder.fail(error) }
-                var response = MoveLeaderResponse()
-                response.header = service.headers.header(revision: 0)
-                responder.succeed(response)
+                // etcd's MoveLeaderResponse carries no header.
+                responder.succeed(MoveLeaderResponse())
             }
         }
     }

@@ -9,6 +9,8 @@ protocol HeaderSource: Sendable {
     var clusterID: UInt64 { get }
     /// A header with `revision`, or the store's current revision when 0.
     func header(revision: Int64) -> ResponseHeader
+    /// A header without a revision (the Cluster service's).
+    func memberHeader() -> ResponseHeader
 }
 
 extension HeaderSource {
@@ -26,11 +28,16 @@ struct MemberHeaders: HeaderSource {
     let term: @Sendable () -> UInt64
 
     func header(revision: Int64) -> ResponseHeader {
+        var header = memberHeader()
+        header.revision = revision != 0 ? revision : ((try? store.read { try $0.currentRevision() }) ?? 0)
+        return header
+    }
+
+    func memberHeader() -> ResponseHeader {
         var header = ResponseHeader()
         header.clusterID = clusterID
         header.memberID = memberID
         header.raftTerm = term()
-        header.revision = revision != 0 ? revision : ((try? store.read { try $0.currentRevision() }) ?? 0)
         return header
     }
 }

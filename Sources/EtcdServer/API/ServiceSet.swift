@@ -16,7 +16,8 @@ struct ServiceSet {
         let keys = KeySpace(store: member.store, semantics: KVSemantics(leases: member.leases))
         var router = Router()
         KVService(headers: headers, proposer: member.proposer, barrier: member.reads, keys: keys, quota: quota,
-                  compactor: member.compactor, maxTxnOps: Int(clamping: config.maxTxnOps)).register(into: &router)
+                  compactor: member.compactor, maxTxnOps: Int(clamping: config.maxTxnOps),
+                  isLearner: { [unowned member] in member.isLearner }).register(into: &router)
         let store = member.store
         MaintenanceService(headers: headers, consensus: member, proposer: member.proposer, transfer: member,
                            alarms: member.alarms, backendPath: config.backendPath,
@@ -26,13 +27,16 @@ struct ServiceSet {
                      quota: quota).register(into: &router)
         WatchService(headers: headers, hub: hub,
                      maxResponseBytes: Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes).register(into: &router)
+        let admission = member.admission
+        router.admission = { path, call, streaming in admission.admit(path: path, call: call, streaming: streaming) }
         self.router = router
 
         var grpc = GRPCServerConfiguration()
         grpc.http2.maxConcurrentStreams = config.maxConcurrentStreams
         grpc.maxReceiveMessageBytes = Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes
         let endpoints = HTTPEndpoints(consensus: member, membership: member.membership, alarms: member.alarms,
-                                      barrier: member.reads, store: member.store, metrics: member.metrics, config: config)
+                                      barrier: member.reads, store: member.store, metrics: member.metrics,
+                                      pendingProposals: { [registry = member.registry] in registry.count }, config: config)
         grpc.plainHTTPHandler = { request, respond in endpoints.handle(request, respond) }
         self.grpc = grpc
         self.http = { request, respond in endpoints.handle(request, respond) }

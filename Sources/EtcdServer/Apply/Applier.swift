@@ -151,9 +151,7 @@ final class Applier: @unchecked Sendable {
                 return EntryOutcome(result: .success(.compaction(response)))
             }
             if let alarm = request.alarm {
-                var response = try alarms.apply(alarm, in: batch)
-                response.header = ResponseHeader(revision: try batch.reader.currentRevision())
-                return EntryOutcome(result: .success(.alarm(response)))
+                return EntryOutcome(result: .success(.alarm(try alarms.apply(alarm, in: batch))))
             }
         } catch let error as EtcdError {
             return EntryOutcome(result: .failure(error))

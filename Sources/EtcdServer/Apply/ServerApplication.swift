@@ -40,6 +40,8 @@ final class ServerApplication: RaftApplication, @unchecked Sendable {
     /// Installs a snapshot received from the leader into the store; called on the Raft thread
     /// once everything before it is applied.
     var installSnapshot: ((Snapshot) throws -> Void)?
+    /// The duration of each batch's store commit, in seconds (metrics).
+    var onCommit: ((Double) -> Void)?
     /// Work run between batches while it reports more to do (physical compaction).
     var backgroundWork: (() -> Bool)?
 
@@ -154,6 +156,8 @@ final class ServerApplication: RaftApplication, @unchecked Sendable {
         var outcomes: [(Entry, EntryOutcome)] = []
         outcomes.reserveCapacity(pending.count)
         if let last = pending.last {
+            let started = DispatchTime.now().uptimeNanoseconds
+            defer { onCommit?(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
             do {
                 try store.writeBatch { writeBatch in
                     for entry in pending {

@@ -160,11 +160,18 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
 
     /// Connects the parts' callbacks.
     private func wire(knownPeers: [Member]) {
+        let metrics = self.metrics
+        application.onCommit = { metrics.backendCommit.observe($0) }
+        host.onWALSync = { metrics.walFsync.observe(Double($0) / 1e9) }
+        transport.onSent = { metrics.sent($0, to: $1) }
+        transport.onReceived = { metrics.received($0, from: $1) }
+        transport.onRoundTrip = { metrics.roundTrip($0, to: $1) }
         gateway.host = host
         gateway.isLeader = { [unowned self] in isLeader }
         gateway.promote = { [unowned self] id, done in clusterService.promote(id, done) }
         gateway.onRemoved = { [unowned self] in onRemovedFromCluster?() }
         host.isPending = { [registry] id in registry.isWaiting(id) }
+        host.onAccepted = { [registry] id in registry.markAccepted(id) }
         host.onSoftState = { [unowned self] state, term in softStateChanged(state, term: term) }
         host.onReadStates = { [reads] states in reads.readStatesReady(states) }
         host.afterRound = { [unowned self] host in afterRound(host) }
@@ -188,6 +195,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     func start() {
         application.start()
         host.start()
+        transport.startProbing()
+        admission.start()
         let voters = initialVoters
         if voters == [memberID] {
             // A lone voter has nobody to wait for (etcd fast-forwards its election ticks).
@@ -215,6 +224,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     }
 
     func stop() {
+        admission.stop()
         host.stop()
         application.stop()
         registry.failAll(.stopped)
@@ -262,7 +272,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     // MARK: ConsensusStatus
 
     var leader: UInt64 { host.status.leader }
-    var term: UInt64 { host.status.term }
+    /// The term of the last applied entry, which etcd reports in headers and Status.
+    var term: UInt64 { application.appliedTerm }
     var committedIndex: UInt64 { host.status.commitIndex }
     var appliedIndex: UInt64 { application.appliedIndex }
     var isLearner: Bool { host.status.isLearner }
@@ -316,11 +327,15 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         lastHousekeeping = now
         let startedAt = lock.withLock { leaderElectedAt }
         let window = 2 * electionNanoseconds
-        registry.expire(timeout: requestTimeoutNanoseconds) { started in
+        let failed = registry.expire(timeout: requestTimeoutNanoseconds) { started, accepted in
+            // Never taken by Raft (no leader all along): etcd's proposal blocks until its
+            // context ends and the raw context error reaches the client.
+            guard accepted else { return .unmapped("context deadline exceeded") }
             // A request that started shortly before a new leader was elected probably died
             // with the old one.
-            started < startedAt && startedAt - started < window ? .timeoutDueToLeaderFail : .timeout
+            return started < startedAt && startedAt - started < window ? .timeoutDueToLeaderFail : .timeout
         }
+        for _ in 0..<failed { metrics.proposalFailed() }
         reads.tick()
     }
 
@@ -379,7 +394,10 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     // MARK: Services
 
     private(set) lazy var headers = MemberHeaders(memberID: memberID, clusterID: clusterID, store: store,
-                                                  term: { [unowned self] in host.status.term })
+                                                  term: { [unowned self] in application.appliedTerm })
+
+    private(set) lazy var admission = CallAdmission(consensus: self, membership: membership,
+                                                    electionSeconds: Double(config.electionTimeoutMs) / 1000)
 
     private(set) lazy var clusterService = ClusterService(
         headers: headers, proposer: proposer, membership: membership, consensus: self, peers: transport,

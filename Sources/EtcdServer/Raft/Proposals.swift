@@ -9,6 +9,8 @@ final class ProposalRegistry: @unchecked Sendable {
     private struct Waiter {
         var completion: ApplyCompletion
         var started: UInt64
+        /// The local Raft node took the proposal (appended it, or forwarded it to a leader).
+        var accepted = false
     }
 
     private let lock = NSLock()
@@ -27,17 +29,22 @@ final class ProposalRegistry: @unchecked Sendable {
 
     func isWaiting(_ id: UInt64) -> Bool { lock.withLock { waiting[id] != nil } }
 
+    func markAccepted(_ id: UInt64) { lock.withLock { waiting[id]?.accepted = true } }
+
     var count: Int { lock.withLock { waiting.count } }
 
-    /// Fails every request older than `timeout`; `error` picks the error from its start time.
-    func expire(timeout: UInt64, error: (UInt64) -> EtcdError) {
+    /// Fails every request older than `timeout`; `error` picks the error from its start time
+    /// and whether Raft ever took it. Returns how many failed.
+    @discardableResult
+    func expire(timeout: UInt64, error: (_ started: UInt64, _ accepted: Bool) -> EtcdError) -> Int {
         let now = DispatchTime.now().uptimeNanoseconds
         let expired = lock.withLock { () -> [Waiter] in
             let old = waiting.filter { now > $0.value.started && now - $0.value.started >= timeout }
             for id in old.keys { waiting[id] = nil }
             return Array(old.values)
         }
-        for waiter in expired { waiter.completion(.failure(error(waiter.started))) }
+        for waiter in expired { waiter.completion(.failure(error(waiter.started, waiter.accepted))) }
+        return expired.count
     }
 
     /// Fails every waiting request (the server is stopping).

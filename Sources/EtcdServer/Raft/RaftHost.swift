@@ -61,10 +61,17 @@ final class RaftHost: RaftLoopObserver, @unchecked Sendable {
 
     /// Whether a request is still waiting for its proposal (false once it timed out).
     var isPending: (@Sendable (UInt64) -> Bool)?
+    /// The node took a request's proposal.
+    var onAccepted: (@Sendable (UInt64) -> Void)?
     /// The leader or role changed; called on the Raft thread.
     var onSoftState: ((SoftState, UInt64) -> Void)?
     /// Read indexes confirmed; called on the Raft thread.
     var onReadStates: (([ReadState]) -> Void)?
+    /// The duration of each WAL fsync, in nanoseconds.
+    var onWALSync: ((UInt64) -> Void)? {
+        get { wal.onSync }
+        set { wal.onSync = newValue }
+    }
     /// Called on the Raft thread after each round (log compaction, expiring requests).
     var afterRound: ((RaftHost) -> Void)?
 
@@ -208,6 +215,7 @@ final class RaftHost: RaftLoopObserver, @unchecked Sendable {
     private func propose(_ data: [UInt8], id: UInt64, queueIfDropped: Bool) {
         do {
             try node.propose(data)
+            onAccepted?(id)
         } catch {
             if queueIfDropped && held.count < RaftHost.maxHeldProposals { held.append((data, id)) }
         }
@@ -217,6 +225,7 @@ final class RaftHost: RaftLoopObserver, @unchecked Sendable {
                                    queueIfBusy: Bool) {
         do {
             try node.proposeConfChange(change)
+            onAccepted?(change.id)
         } catch .proposalDropped where queueIfBusy {
             heldChanges.append((change, refused))
         } catch .confChangeRefused(.changeInProgress) where queueIfBusy {

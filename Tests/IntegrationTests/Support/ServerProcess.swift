@@ -87,12 +87,17 @@ final class ServerProcess: @unchecked Sendable {
     let clientPort: Int
     let peerPort: Int
     let name: String
-    let extraArguments: [String]
+    var extraArguments: [String]
     /// Peer URL advertised (and so hashed into the member ID); fixed when two servers must
     /// report the same IDs.
     let advertisedPeerURL: String
+    /// `--initial-cluster`; this member alone unless it belongs to a cluster.
+    var initialCluster: String
+    var initialClusterState = "new"
     private(set) var process: Process?
     let logPath: String
+    /// Where in the log the current start began.
+    private var logOffset = 0
 
     init(binary: String = Binaries.etcd, name: String = "default", dataDir: String? = nil,
          advertisedPeerURL: String? = nil, extraArguments: [String] = []) {
@@ -102,7 +107,9 @@ final class ServerProcess: @unchecked Sendable {
         self.clientPort = ports[0]
         self.peerPort = ports[0] + 1
         self.dataDir = dataDir ?? temporaryDirectory("data") + "/\(name).etcd"
-        self.advertisedPeerURL = advertisedPeerURL ?? "http://127.0.0.1:\(ports[0] + 1)"
+        let peerURL = advertisedPeerURL ?? "http://127.0.0.1:\(ports[0] + 1)"
+        self.advertisedPeerURL = peerURL
+        self.initialCluster = "\(name)=\(peerURL)"
         self.extraArguments = extraArguments
         self.logPath = temporaryDirectory("log") + "/server.log"
     }
@@ -114,17 +121,24 @@ final class ServerProcess: @unchecked Sendable {
         ["--name", name, "--data-dir", dataDir,
          "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
          "--listen-peer-urls", "http://127.0.0.1:\(peerPort)", "--initial-advertise-peer-urls", advertisedPeerURL,
-         "--initial-cluster", "\(name)=\(advertisedPeerURL)", "--logger=zap"] + extraArguments
+         "--initial-cluster", initialCluster, "--initial-cluster-state", initialClusterState,
+         "--logger=zap"] + extraArguments
     }
 
     /// Starts the server and waits until it logs that it serves clients.
     func start(timeout: TimeInterval = 20) throws {
+        try launch()
+        try waitReady(timeout: timeout)
+    }
+
+    /// Starts the process without waiting (the members of a new cluster wait for each other).
+    func launch() throws {
         if !FileManager.default.fileExists(atPath: logPath) {
             _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         // Look for the ready lines only in what this start writes.
-        let offset = Int(log.seekToEndOfFile())
+        logOffset = Int(log.seekToEndOfFile())
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -132,17 +146,30 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = log
         try process.run()
         self.process = process
+    }
+
+    /// Waits until the started process logs that it serves clients (it published itself and
+    /// knows the cluster version).
+    func waitReady(timeout: TimeInterval = 20) throws {
+        guard let process else { throw ServerError.exited(log: "not started") }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let text = String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").utf8.dropFirst(offset)) ?? ""
+            let text = logSinceStart
             if text.contains("enabled capabilities for version") && text.contains("published") {
                 return
             }
             if !process.isRunning { throw ServerError.exited(log: text) }
             usleep(20_000)
         }
-        throw ServerError.timeout(log: (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+        throw ServerError.timeout(log: logSinceStart)
     }
+
+    /// What the current start has logged.
+    var logSinceStart: String {
+        String(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").utf8.dropFirst(logOffset)) ?? ""
+    }
+
+    var isRunning: Bool { process?.isRunning ?? false }
 
     /// SIGTERM, then waits; returns the termination status as a shell reports it.
     @discardableResult
