@@ -103,6 +103,10 @@ public final class HTTP2ServerSession {
         defer { nghttp2_option_del(option) }
         // Enforce our own advertised stream limit from the first frame, not only after ACK.
         nghttp2_option_set_max_reserved_remote_streams(option, 0)
+        // nghttp2's HTTP checks refuse an `:authority` that is a URL, which grpc-go sends for
+        // a target like "http://host:port" (etcdctl's per-endpoint clients) and Go's server
+        // accepts. The request checks that matter here are made in `frameReceived`.
+        nghttp2_option_set_no_http_messaging(option, 1)
         var newSession: OpaquePointer?
         let rc = nghttp2_session_server_new2(&newSession, callbacks, nil, option)
         guard rc == 0, let newSession else { throw HTTP2Error(code: rc) }
@@ -237,6 +241,14 @@ public final class HTTP2ServerSession {
         switch Int(type) {
         case Int(NGHTTP2_HEADERS.rawValue):
             if category == NGHTTP2_HCAT_REQUEST, let headers = requestHeaders.removeValue(forKey: stream) {
+                guard HTTP2ServerSession.isWellFormedRequest(headers) else {
+                    // RFC 9113 §8.1.1: a malformed request is a stream error.
+                    if let session {
+                        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream,
+                                                  HTTP2ErrorCode.protocolError.rawValue)
+                    }
+                    return 0
+                }
                 delegate?.streamOpened(stream, headers: headers)
             }
             requestHeaders[stream] = nil
@@ -251,6 +263,27 @@ public final class HTTP2ServerSession {
             break
         }
         return 0
+    }
+
+    /// A request header block as RFC 9113 §8.3 requires it: `:method` and `:path` (and for
+    /// anything but CONNECT, `:scheme`) once each, pseudo-headers first, no connection-specific
+    /// fields, lower-case names.
+    static func isWellFormedRequest(_ headers: [HeaderField]) -> Bool {
+        var seen: Set<String> = []
+        var regular = false
+        for header in headers {
+            if header.name.hasPrefix(":") {
+                guard !regular, [":method", ":path", ":scheme", ":authority"].contains(header.name),
+                      seen.insert(header.name).inserted, !header.value.isEmpty else { return false }
+            } else {
+                regular = true
+                guard header.name == header.name.lowercased(),
+                      !["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"].contains(header.name)
+                else { return false }
+                if header.name == "te" && header.value != "trailers" { return false }
+            }
+        }
+        return seen.contains(":method") && seen.contains(":path") && seen.contains(":scheme")
     }
 
     /// Token bucket over the client's RST_STREAM frames.
