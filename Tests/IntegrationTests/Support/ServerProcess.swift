@@ -99,9 +99,11 @@ final class ServerProcess: @unchecked Sendable {
     /// Where in the log the current start began.
     private var logOffset = 0
 
+    /// `clientPort` (peers on the next port) is picked free unless given: a differential test
+    /// runs the reference and ours on the same ports, so both report the same IDs.
     init(binary: String = Binaries.etcd, name: String = "default", dataDir: String? = nil,
-         advertisedPeerURL: String? = nil, extraArguments: [String] = []) {
-        let ports = Ports.free(1)
+         advertisedPeerURL: String? = nil, clientPort: Int? = nil, extraArguments: [String] = []) {
+        let ports = clientPort.map { [$0] } ?? Ports.free(1)
         self.binary = binary
         self.name = name
         self.clientPort = ports[0]

@@ -7,12 +7,13 @@ final class TestCluster: @unchecked Sendable {
     private(set) var members: [ServerProcess]
     let token: String
 
-    /// `binaries[i]` runs member `n<i+1>`.
-    init(binaries: [String], token: String = "tok", namePrefix: String = "n", extraArguments: [String] = []) {
+    /// `binaries[i]` runs member `n<i+1>`, on `clientPorts[i]` when given (peers one above).
+    init(binaries: [String], token: String = "tok", namePrefix: String = "n", clientPorts: [Int]? = nil,
+         extraArguments: [String] = []) {
         self.token = token
         var members: [ServerProcess] = []
         for (index, binary) in binaries.enumerated() {
-            members.append(ServerProcess(binary: binary, name: "\(namePrefix)\(index + 1)",
+            members.append(ServerProcess(binary: binary, name: "\(namePrefix)\(index + 1)", clientPort: clientPorts?[index],
                                          extraArguments: ["--initial-cluster-token", token] + extraArguments))
         }
         let initialCluster = members.map { "\($0.name)=\($0.advertisedPeerURL)" }.joined(separator: ",")

@@ -11,7 +11,9 @@
 // "value" is the value written (put) or read (get; null if the key was absent). "status" is
 // "ok"; "unknown" for a put that failed or timed out (it may or may not have taken effect;
 // "return" is null); or "failed" for a get that failed (it did not happen; checkers ignore it).
-// Values are unique across the run. Keys are assumed absent when the run starts.
+// Values are unique across the run. Keys are assumed absent when the run starts. For
+// diagnosis, not needed by a checker: "endpoint"; "error" (not ok); "revision" (the response
+// header's revision, ok ops); "mod_revision" (a get that found the key).
 package main
 
 import (
@@ -42,6 +44,7 @@ type record struct {
 	Return   *int64  `json:"return"`
 	Status   string  `json:"status"`
 	Revision int64   `json:"revision,omitempty"`
+	ModRev   int64   `json:"mod_revision,omitempty"`
 	Endpoint string  `json:"endpoint"`
 	Error    string  `json:"error,omitempty"`
 }
@@ -140,7 +143,7 @@ func main() {
 						rec.Status, rec.Revision = "ok", response.Header.Revision
 						if len(response.Kvs) > 0 {
 							v := string(response.Kvs[0].Value)
-							rec.Value = &v
+							rec.Value, rec.ModRev = &v, response.Kvs[0].ModRevision
 						}
 					}
 				} else {
