@@ -58,6 +58,11 @@ final class PeerGateway: RaftTransportDelegate, @unchecked Sendable {
 
     func snapshotReceived(_ message: Message, databasePath: String) throws {
         guard let index = message.snapshot?.metadata.index else { throw WALError("snapshot message without a snapshot") }
+        // Refuse what cannot be installed now rather than fail when Raft installs it.
+        let copy = try KVStore.describeCopy(at: databasePath, mapSize: mapSize)
+        guard copy.appliedIndex == index else {
+            throw WALError("snapshot database covers index \(copy.appliedIndex), the message says \(index)")
+        }
         let target = Self.databasePath(in: snapshotDirectory, index: index)
         if access(target, F_OK) == 0 {
             unlink(databasePath)
