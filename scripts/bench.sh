@@ -10,6 +10,13 @@
 #   shared-50mb one connection: small gets while a 50 MiB range streams beside them (their latency)
 #   expiry      100 leases of the minimum TTL expire beside 20 busy writers: how late each key's
 #               DELETE reaches a watcher after its lease's expiry
+# and on a 3-member cluster of each (clients on the leader unless said):
+#   c3-put-1    one client, sequential puts
+#   c3-put-100  100 clients over 10 connections
+#   c3-txn      100 clients, a put under a compare in each txn
+#   c3-get-l    100 clients, linearizable gets spread over the three members
+#   c3-get-s    100 clients, serializable gets spread over the three members
+#   c3-watch    100 watchers on a follower, 2000 puts to the leader: put start to event arrival
 # Each workload runs ROUNDS times per server, alternating servers; the median is reported.
 # WORKLOADS picks a subset (default: all of the above); GO_TOOLS names a directory of already
 # built Go tools (scripts/build-go-tools.sh).
@@ -18,6 +25,8 @@ ours=${1:?ours}; reference=${2:?reference}
 ROUNDS=${ROUNDS:-3}
 PUT1_TOTAL=${PUT1_TOTAL:-10000}
 PUT100_TOTAL=${PUT100_TOTAL:-100000}
+C3_PUT1_TOTAL=${C3_PUT1_TOTAL:-3000}
+C3_TOTAL=${C3_TOTAL:-30000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$here/bench-results}
 # The Go tools: from GO_TOOLS when make built them already, else built here.
@@ -25,7 +34,8 @@ tools=${GO_TOOLS:-$("$here/scripts/build-go-tools.sh" "$work")}
 tool=$tools/putload
 watchtool=$tools/watchload
 
-port=$(( 30000 + RANDOM % 20000 ))
+# Below the kernel's ephemeral ports, so no client socket takes a server's port.
+port=$(( 20000 + RANDOM % 10000 ))
 start_server() { # binary dir
   rm -rf "$2"; mkdir -p "$2"
   "$1" --data-dir "$2/data" --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
@@ -39,13 +49,56 @@ start_server() { # binary dir
   echo "server $1 did not start" >&2; cat "$2/log" >&2; exit 1
 }
 server_pid=""
-stop_server() { [ -n "$server_pid" ] || return 0; kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+stop_server() { [ -n "$server_pid" ] || return 0; kill $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; server_pid=""; }
 trap stop_server EXIT
 
+# A 3-member cluster on port, port+2, port+4 (peers one above each); sets server_pid (all three)
+# and leader (the leader's client endpoint) and followers.
+start_cluster() { # binary dir
+  rm -rf "$2"; mkdir -p "$2"
+  local cluster="" i
+  for i in 0 1 2; do cluster="$cluster${cluster:+,}m$i=http://127.0.0.1:$((port + 2*i + 1))"; done
+  server_pid=""
+  for i in 0 1 2; do
+    "$1" --name m$i --data-dir "$2/m$i" --initial-cluster "$cluster" --initial-cluster-token bench \
+      --listen-client-urls "http://127.0.0.1:$((port + 2*i))" --advertise-client-urls "http://127.0.0.1:$((port + 2*i))" \
+      --listen-peer-urls "http://127.0.0.1:$((port + 2*i + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 2*i + 1))" \
+      >"$2/log$i" 2>&1 &
+    server_pid="$server_pid $!"
+  done
+  local endpoints="127.0.0.1:$port,127.0.0.1:$((port+2)),127.0.0.1:$((port+4))"
+  for _ in $(seq 150); do
+    leader=$(ETCDCTL_API=3 etcdctl --endpoints="$endpoints" endpoint status -w json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    rows = json.load(sys.stdin)
+except Exception:
+    sys.exit(1)
+leaders = [r["Endpoint"] for r in rows if r["Status"].get("leader") == r["Status"]["header"]["member_id"]]
+if len(rows) == 3 and len(leaders) == 1:
+    print(leaders[0])
+else:
+    sys.exit(1)') && break
+    sleep 0.2
+  done
+  [ -n "$leader" ] || { echo "cluster of $1 did not elect a leader" >&2; cat "$2"/log* >&2; exit 1; }
+  followers=$(echo "$endpoints" | tr , '\n' | grep -v "^$leader\$" | paste -sd,)
+  everyone=$endpoints
+}
+
 measure() { # binary workload -> requests per second (and latency JSON in $work)
-  local binary=$1 workload=$2 out
-  start_server "$binary" "$work/server"
+  local binary=$1 workload=$2 out leader="" followers="" everyone=""
   case $workload in
+    c3-*) start_cluster "$binary" "$work/cluster" ;;
+    *)    start_server "$binary" "$work/server" ;;
+  esac
+  case $workload in
+    c3-put-1)   out=$("$tool" -endpoint "$leader" -clients 1 -conns 1 -total "$C3_PUT1_TOTAL") ;;
+    c3-put-100) out=$("$tool" -endpoint "$leader" -clients 100 -conns 10 -total "$C3_TOTAL" -key-space-size 100000) ;;
+    c3-txn)     out=$("$tool" -op txn -endpoint "$leader" -clients 100 -conns 10 -total "$C3_TOTAL" -key-space-size 100000) ;;
+    c3-get-l)   out=$("$tool" -op get -endpoint "$everyone" -clients 100 -conns 12 -total "$C3_TOTAL" -key-space-size 1000) ;;
+    c3-get-s)   out=$("$tool" -op get-serializable -endpoint "$everyone" -clients 100 -conns 12 -total "$C3_TOTAL" -key-space-size 1000) ;;
+    c3-watch)   out=$("$watchtool" -endpoint "${followers%%,*}" -writer-endpoint "$leader" -mode fanout -watchers 100 -streams 1 -puts 2000) ;;
     put-1)     out=$("$tool" -endpoint "127.0.0.1:$port" -clients 1 -conns 1 -total "$PUT1_TOTAL") ;;
     put-100)   out=$("$tool" -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
     watch-100) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode fanout -watchers 100 -streams 1 -puts 2000) ;;
@@ -70,7 +123,7 @@ median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 : >"$work/raw.jsonl"
 printf '%-12s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
-for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry}; do
+for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry c3-put-1 c3-put-100 c3-txn c3-get-l c3-get-s c3-watch}; do
   ref_runs=(); our_runs=(); ref_lat=""; our_lat=""
   for _ in $(seq "$ROUNDS"); do
     r=$(measure "$reference" $workload); ref_runs+=("${r%% *}"); ref_lat="${r#* }"
@@ -80,6 +133,6 @@ for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expir
   our=$(printf '%s\n' "${our_runs[@]}" | median)
   ratio=$(python3 -c "print('%.2f' % ($our / $ref))")
   # Latency workloads report 1000/p99 (higher is better).
-  unit=/s; case $workload in watch-100|shared-50mb|expiry) unit="  " ;; esac
+  unit=/s; case $workload in watch-100|shared-50mb|expiry|c3-watch) unit="  " ;; esac
   printf '%-12s %10s%s %10s%s %7sx   %s | %s\n' $workload "$ref" "$unit" "$our" "$unit" "$ratio" "$ref_lat" "$our_lat"
 done

@@ -224,4 +224,87 @@ import Testing
         let old = try run("/usr/bin/curl", ["-s", "-i", "-X", "POST", "--data-binary", "x", peer + "/raft"])
         #expect(old.stdout.hasSuffix("incompatible version\n"), "\(old)")
     }
+
+    /// Watchers on a follower get exactly the events, revisions and order that watchers on the
+    /// leader get.
+    @Test func followersWatchWhatTheLeaderWatches() throws {
+        let cluster = TestCluster(size: 3)
+        try cluster.start()
+        defer { cluster.stop() }
+        let leader = try #require(cluster.waitForLeader())
+        let follower = (leader + 1) % 3
+        var variables = ProcessInfo.processInfo.environment
+        variables["ETCDCTL_API"] = "3"
+        let environment = variables
+        let outputs = [leader, follower].map { index in
+            let endpoint = cluster.members[index].endpoint
+            return ConcurrentResult {
+                try run(Binaries.etcdctl, ["--endpoints=\(endpoint)", "watch", "w/", "--prefix", "-w", "json"],
+                        stdin: "", environment: environment, timeout: 8)
+            }
+        }
+        usleep(1_000_000)
+        for i in 0..<20 {
+            let member = cluster.members[i % 3].endpoint
+            if i % 4 == 3 {
+                _ = try cluster.etcdctl(["del", "w/\(i - 1)"], endpoints: member)
+            } else {
+                _ = try cluster.etcdctl(["put", "w/\(i)", "value-\(i)"], endpoints: member)
+            }
+        }
+        let results = outputs.map { $0.wait() }
+        // Each line is one WatchResponse; headers name the member that sent it, so compare
+        // the events only.
+        let events = results.map { result in
+            result.stdout.split(separator: "\n").map { line -> String in
+                guard let range = line.range(of: "\"Events\":") else { return "" }
+                return String(line[range.lowerBound...])
+            }.filter { !$0.isEmpty }
+        }
+        #expect(events[0].count == 20, "\(results[0])")
+        #expect(events[0] == events[1])
+    }
+
+    /// /metrics names the leader, counts leader changes, and reports disk and peer traffic.
+    @Test func metricsReportTheCluster() throws {
+        let cluster = TestCluster(size: 3)
+        try cluster.start()
+        defer { cluster.stop() }
+        #expect(cluster.waitForLeader() != nil)
+        _ = try cluster.etcdctl("put", "m", "1")
+        usleep(4_500_000)  // a peer probe round
+        var leaders = 0
+        for member in cluster.members {
+            let metrics = try run("/usr/bin/curl", ["-s", member.clientURL + "/metrics"]).stdout
+            #expect(metrics.contains("\netcd_server_has_leader 1\n"))
+            if metrics.contains("\netcd_server_is_leader 1\n") { leaders += 1 }
+            for name in ["etcd_server_leader_changes_seen_total 1", "etcd_server_proposals_committed_total",
+                         "etcd_server_proposals_applied_total", "etcd_server_proposals_pending 0",
+                         "etcd_server_proposals_failed_total 0", "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"}",
+                         "etcd_disk_backend_commit_duration_seconds_count", "etcd_network_peer_sent_bytes_total{To=\"",
+                         "etcd_network_peer_received_bytes_total{From=\"",
+                         "etcd_network_peer_round_trip_time_seconds_bucket{To=\""] {
+                #expect(metrics.contains(name), "\(member.name) lacks \(name)")
+            }
+        }
+        #expect(leaders == 1)
+    }
+}
+
+/// A command run on another thread, its result collected later.
+final class ConcurrentResult: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: CommandResult?
+
+    init(_ body: @escaping @Sendable () throws -> CommandResult) {
+        DispatchQueue.global().async { [self] in
+            result = try? body()
+            done.signal()
+        }
+    }
+
+    func wait() -> CommandResult {
+        done.wait()
+        return result ?? CommandResult(status: -1, stdout: "", stderr: "did not run")
+    }
 }

@@ -1,6 +1,8 @@
-// putload drives an etcd endpoint with Put requests through the Go client (clientv3), the way
-// etcd's benchmark tool does: N clients share C connections, each client issues its next put
-// as soon as the previous one returns. It prints throughput and latency percentiles as JSON.
+// putload drives etcd endpoints with requests through the Go client (clientv3), the way etcd's
+// benchmark tool does: N clients share C connections, each client issues its next request as
+// soon as the previous one returns. -op picks the request: put, txn (a put under a compare),
+// get (linearizable) or get-serializable. -endpoint takes a comma-separated list; connection i
+// goes to endpoint i mod n. It prints throughput and latency percentiles as JSON.
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"math/rand"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +22,8 @@ import (
 )
 
 func main() {
-	endpoint := flag.String("endpoint", "127.0.0.1:2379", "endpoint")
+	endpoint := flag.String("endpoint", "127.0.0.1:2379", "endpoints, comma-separated")
+	op := flag.String("op", "put", "put, txn, get or get-serializable")
 	clients := flag.Int("clients", 1, "concurrent clients")
 	conns := flag.Int("conns", 1, "gRPC connections shared by the clients")
 	total := flag.Int("total", 10000, "total puts")
@@ -28,9 +32,10 @@ func main() {
 	keySpace := flag.Int("key-space-size", 1, "number of distinct keys")
 	flag.Parse()
 
+	endpoints := strings.Split(*endpoint, ",")
 	cs := make([]*clientv3.Client, *conns)
 	for i := range cs {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{*endpoint}, DialTimeout: 5 * time.Second})
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoints[i%len(endpoints)]}, DialTimeout: 5 * time.Second})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -60,7 +65,23 @@ func main() {
 					key[j] = byte('a' + (k>>(uint(j)*4))&0xf)
 				}
 				t := time.Now()
-				if _, err := c.Put(context.Background(), string(key), value); err != nil {
+				var err error
+				switch *op {
+				case "put":
+					_, err = c.Put(context.Background(), string(key), value)
+				case "txn":
+					_, err = c.Txn(context.Background()).
+						If(clientv3.Compare(clientv3.ModRevision(string(key)), ">=", 0)).
+						Then(clientv3.OpPut(string(key), value)).Commit()
+				case "get":
+					_, err = c.Get(context.Background(), string(key))
+				case "get-serializable":
+					_, err = c.Get(context.Background(), string(key), clientv3.WithSerializable())
+				default:
+					fmt.Fprintln(os.Stderr, "unknown -op", *op)
+					os.Exit(2)
+				}
+				if err != nil {
 					atomic.AddInt64(&failures, 1)
 				}
 				latencies[i] = time.Since(t)

@@ -64,6 +64,7 @@ func percentiles(durations []time.Duration) func(float64) float64 {
 
 func main() {
 	endpoint := flag.String("endpoint", "127.0.0.1:2379", "endpoint")
+	writerEndpoint := flag.String("writer-endpoint", "", "where fanout's puts go (default: -endpoint)")
 	mode := flag.String("mode", "fanout", "fanout, keepalive, shared, expiry or registration")
 	watchers := flag.Int("watchers", 100, "watchers (fanout)")
 	streams := flag.Int("streams", 1, "gRPC watch streams the watchers share (fanout)")
@@ -75,7 +76,11 @@ func main() {
 	flag.Parse()
 	switch *mode {
 	case "fanout":
-		fanout(*endpoint, *watchers, *streams, *puts)
+		writer := *writerEndpoint
+		if writer == "" {
+			writer = *endpoint
+		}
+		fanout(*endpoint, writer, *watchers, *streams, *puts)
 	case "keepalive":
 		keepalive(*endpoint, *leases, *clients, *duration)
 	case "shared":
@@ -89,8 +94,8 @@ func main() {
 	}
 }
 
-func fanout(endpoint string, watchers, streams, puts int) {
-	writer := connect(endpoint)
+func fanout(endpoint, writerEndpoint string, watchers, streams, puts int) {
+	writer := connect(writerEndpoint)
 	key := fmt.Sprintf("watchload/%d", time.Now().UnixNano())
 	start, err := writer.Get(context.Background(), key)
 	if err != nil {

@@ -33,7 +33,7 @@ struct MemberBootstrap {
     ///     between logging a snapshot from the leader and installing it).
     ///   - fetchMembers: asks running members' `/members` (a join).
     func start(store: KVStore, membership: ClusterMembership, installSnapshot: (UInt64) throws -> Void,
-               fetchMembers: ([String]) throws -> (clusterID: UInt64, members: [Member])) throws -> Started {
+               fetchMembers: ([String], _ timeoutSeconds: Int64) throws -> (clusterID: UInt64, members: [Member])) throws -> Started {
         if WAL.exists(in: config.walDirectory) {
             return try restart(store: store, membership: membership, installSnapshot: installSnapshot)
         }
@@ -46,7 +46,14 @@ struct MemberBootstrap {
             throw ConfigError.invalid("--initial-cluster has \(config.name)=\(me.peerURLs.joined(separator: ",")) but missing from --initial-advertise-peer-urls=\(advertised.joined(separator: ",")) (\"\(advertised.joined(separator: ","))\"(resolved from \(advertised.joined(separator: ","))) != \"\(me.peerURLs.joined(separator: ","))\"(resolved from \(me.peerURLs.joined(separator: ","))))")
         }
         if config.initialClusterState == "existing" {
-            return try join(founders: founders, me: me, fetchMembers: fetchMembers)
+            return try join(founders: founders, me: me, fetchMembers: { try fetchMembers($0, 10) })
+        }
+        // A member whose data dir was lost must not found the cluster again: etcd asks the
+        // other founders whether they already know it as a started member.
+        let others = founders.filter { $0.name != me.name }.flatMap(\.peerURLs).sorted()
+        if !others.isEmpty, let (_, existing) = try? fetchMembers(others, 1),
+           existing.first(where: { $0.id == me.id })?.clientURLs.isEmpty == false {
+            throw ConfigError.invalid("member \(ClusterIdentity.hex(me.id)) has already been bootstrapped")
         }
         return try bootstrapNew(founders: founders, me: me)
     }

@@ -97,8 +97,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
             try RaftMember.installSnapshotDatabase(index: index, directory: snapDirectory, store: store)
             try membership.load(from: store)
             try alarms.load(from: store)
-        }, fetchMembers: { urls in
-            try RaftMember.fetchMembers(from: urls, client: peerClient)
+        }, fetchMembers: { urls, timeout in
+            try RaftMember.fetchMembers(from: urls, client: peerClient, timeoutSeconds: timeout)
         })
         try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
         if let version = membership.clusterVersion {
@@ -249,7 +249,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
                             text: "raft.node: \(id) \(verb) \(ClusterIdentity.hex(state.leader)) at term \(term)", package: "raft")
             }
             metrics.leaderChanged(hasLeader: state.leader != noNode)
-            if previous != noNode { reads.leaderChanged() }
+            // As etcd: reads waiting on the old leader fail (clients retry) once a new one is known.
+            if state.leader != noNode { reads.leaderChanged() }
         }
         if state.role == .leader {
             logger.info("\(id) became leader at term \(term)", text: "\(id) became leader at term \(term)", package: "raft")
@@ -261,6 +262,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     /// The leader's empty entry of its term is applied: it now knows the commit index of the
     /// whole cluster (reads may proceed) and its lessor becomes the primary.
     private func emptyEntryApplied(term: UInt64) {
+        // Every member: the new leader can now answer read requests at once.
+        reads.firstCommitInTerm()
         let status = host.status
         guard status.role == .leader, status.term == term else { return }
         lessor.promote(extraNanoseconds: electionNanoseconds)
@@ -380,9 +383,10 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
 
     /// etcd's `GetClusterFromRemotePeers`: the first member that answers `/members` with a
     /// cluster ID names the cluster.
-    static func fetchMembers(from urls: [String], client: PeerHTTPClient) throws -> (clusterID: UInt64, members: [Member]) {
+    static func fetchMembers(from urls: [String], client: PeerHTTPClient,
+                             timeoutSeconds: Int64) throws -> (clusterID: UInt64, members: [Member]) {
         for url in urls {
-            guard let response = try? client.request(url, method: .GET, path: "/members", timeout: .seconds(10)).wait(),
+            guard let response = try? client.request(url, method: .GET, path: "/members", timeout: .seconds(timeoutSeconds)).wait(),
                   response.status == 200,
                   let clusterID = response.header("X-Etcd-Cluster-Id").flatMap({ UInt64($0, radix: 16) }),
                   let list = MemberJSON.decodeList(response.body), !list.isEmpty else { continue }

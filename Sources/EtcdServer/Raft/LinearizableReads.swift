@@ -92,6 +92,17 @@ final class LinearizableReads: ReadBarrier, @unchecked Sendable {
         startRound()
     }
 
+    /// A new leader committed its first entry: it can answer at once, so ask again now
+    /// instead of waiting for the next retry.
+    func firstCommitInTerm() {
+        let resend = lock.withLock { () -> [UInt8]? in
+            guard round != nil else { return nil }
+            round?.sent = DispatchTime.now().uptimeNanoseconds
+            return round?.context
+        }
+        if let resend { host.readIndex(resend) }
+    }
+
     /// Retries or fails the round in flight; called every tick.
     func tick() {
         let now = DispatchTime.now().uptimeNanoseconds

@@ -42,12 +42,21 @@ public protocol RaftLoopObserver: AnyObject {
 /// contract on `Ready` requires (persist, send, apply, advance). The server runs it on its Raft
 /// thread after every input; the simulator runs it too, splitting `begin` and `finish` to model
 /// the time a disk write takes. Neither has a loop of its own.
+///
+/// One exception to "persist before send", as in etcd: a leader's messages promise nothing
+/// about its own disk (appends, heartbeats, read answers), so they go out in `begin`, and the
+/// leader writes its entries while the followers write theirs. The commit index it sends
+/// never counts its own unpersisted entries: followers cannot acknowledge entries they have
+/// not received, and acknowledgements are stepped only once this Ready is finished. A Ready
+/// that changes the term or the vote is always persisted first.
 public final class ReadyLoop {
     public let node: RaftNode
     private let log: RaftLogWriter
     private let application: RaftApplication
     private let sender: RaftMessageSender
     private weak var observer: RaftLoopObserver?
+    /// The hard state last handed to `log`.
+    private var savedHardState: HardState
 
     public init(node: RaftNode, log: RaftLogWriter, application: RaftApplication, sender: RaftMessageSender,
                 observer: RaftLoopObserver?) {
@@ -56,13 +65,19 @@ public final class ReadyLoop {
         self.application = application
         self.sender = sender
         self.observer = observer
+        self.savedHardState = node.status.hardState
     }
 
     /// Takes the next `Ready` when there is one; pass it to `finish` before taking another.
     public func begin() -> Ready? {
         guard node.hasReady else { return nil }
-        let ready = node.ready()
+        var ready = node.ready()
         if let soft = ready.softState { observer?.softStateChanged(soft, term: node.term) }
+        let keepsTermAndVote = ready.hardState.map { $0.term == savedHardState.term && $0.vote == savedHardState.vote } ?? true
+        if node.role == .leader && keepsTermAndVote && !ready.messages.isEmpty {
+            sender.send(ready.messages)
+            ready.messages = []
+        }
         return ready
     }
 
@@ -72,8 +87,9 @@ public final class ReadyLoop {
         if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil {
             try log.save(snapshot: ready.snapshot, entries: ready.entries, hardState: ready.hardState,
                          sync: ready.mustSync)
+            if let hardState = ready.hardState { savedHardState = hardState }
         }
-        // 2. Send.
+        // 2. Send (what `begin` did not send already).
         if !ready.messages.isEmpty { sender.send(ready.messages) }
         // 3. Apply: the snapshot, then the committed entries; membership changes reach the
         //    core once applied, before it may take another Ready.

@@ -49,7 +49,9 @@ def load(path):
 
 
 def prune(ops):
-    """The two simplifications described in the module docstring."""
+    """The two simplifications described in the module docstring. A value read before its put
+    was called gives that put a return before its call: its return event then sorts before its
+    call and the search, which cannot get past an unlinearized return, reports the violation."""
     first_read = {}
     for op in ops:
         if op["kind"] == "get" and op["value"] is not None:
