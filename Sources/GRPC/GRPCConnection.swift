@@ -1,3 +1,4 @@
+import Dispatch
 import HTTP2
 
 /// Maps method paths (`/package.Service/Method`) to handlers.
@@ -180,6 +181,7 @@ public final class GRPCConnection: HTTP2SessionDelegate {
             }
         }
         if let timeout, let nanoseconds = GRPCConnection.parseTimeout(timeout) {
+            call.deadline = DispatchTime.now().uptimeNanoseconds &+ nanoseconds
             call.cancelDeadline = executor.schedule(afterNanoseconds: nanoseconds) { [weak call] in
                 guard let call, !call.isFinished else { return }
                 let delegate = call.delegate

@@ -33,6 +33,8 @@ public final class ServerCall: @unchecked Sendable {
     var isFinished = false
     var delegate: StreamingCallDelegate?
     var cancelDeadline: (@Sendable () -> Void)?
+    /// When the client's deadline (`grpc-timeout`) passes, in monotonic nanoseconds.
+    public internal(set) var deadline: UInt64?
     var unaryRequest: [UInt8]?
     var deframer: MessageDeframer
     /// Bytes handed to `send` that HTTP/2 has not taken yet; readable from any thread.

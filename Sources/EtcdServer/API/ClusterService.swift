@@ -32,7 +32,8 @@ struct ClusterService {
         }
         router.unary("/etcdserverpb.Cluster/MemberRemove", MemberRemoveRequest.self) { request, responder in
             if let refusal = service.removalRefusal(request.id) { return responder.fail(refusal) }
-            service.proposer.proposeConfChange(ConfChange(type: .removeNode, nodeID: request.id)) { result in
+            service.proposer.proposeConfChange(ConfChange(type: .removeNode, nodeID: request.id),
+                                               deadline: responder.deadline) { result in
                 service.complete(result, responder, MemberRemoveResponse.self)
             }
         }
@@ -40,7 +41,7 @@ struct ClusterService {
             // etcd's context carries only the ID and the new peer URLs.
             let context = MemberJSON.encode(Member(id: request.id, peerURLs: request.peerURLs))
             let change = ConfChange(type: .updateNode, nodeID: request.id, context: Array(context.utf8))
-            service.proposer.proposeConfChange(change) { result in
+            service.proposer.proposeConfChange(change, deadline: responder.deadline) { result in
                 service.complete(result, responder, MemberUpdateResponse.self)
             }
         }
@@ -70,7 +71,7 @@ struct ClusterService {
         }
         let change = ConfChange(type: member.isLearner ? .addLearnerNode : .addNode, nodeID: id,
                                 context: Array(MemberJSON.encode(member).utf8))
-        proposer.proposeConfChange(change) { result in
+        proposer.proposeConfChange(change, deadline: responder.deadline) { result in
             switch result {
             case .success(.members(let members)):
                 var response = MemberAddResponse()

@@ -37,13 +37,13 @@ struct KVService {
             } catch {
                 return responder.fail(error)
             }
-            service.proposer.propose({ $0.put = request }) { result in
+            service.proposer.propose({ $0.put = request }, deadline: responder.deadline) { result in
                 service.complete(result, responder: responder)
             }
         }
         router.unary("/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self) { request, responder in
             do throws(EtcdError) { try KVValidation.checkDelete(request) } catch { return responder.fail(error) }
-            service.proposer.propose({ $0.deleteRange = request }) { result in
+            service.proposer.propose({ $0.deleteRange = request }, deadline: responder.deadline) { result in
                 service.complete(result, responder: responder)
             }
         }
@@ -60,12 +60,12 @@ struct KVService {
                 }
                 return
             }
-            service.proposer.propose({ $0.txn = request }) { result in
+            service.proposer.propose({ $0.txn = request }, deadline: responder.deadline) { result in
                 service.complete(result, responder: responder)
             }
         }
         router.unary("/etcdserverpb.KV/Compact", CompactionRequest.self) { request, responder in
-            service.proposer.propose({ $0.compaction = request }) { result in
+            service.proposer.propose({ $0.compaction = request }, deadline: responder.deadline) { result in
                 guard request.physical, case .success(.compaction) = result else {
                     service.complete(result, responder: responder)
                     return

@@ -28,12 +28,12 @@ struct LeaseService {
             // No ID given: pick one as etcd does, from the request ID generator (positive only).
             while request.id == 0 { request.id = Int64(bitPattern: service.proposer.nextRequestID() & ((1 << 63) - 1)) }
             do throws(EtcdError) { try service.quota.check(cost: 1) } catch { return responder.fail(error) }
-            service.proposer.propose({ $0.leaseGrant = request }) {
+            service.proposer.propose({ $0.leaseGrant = request }, deadline: responder.deadline) {
                 KVService.complete($0, headers: service.headers, responder: responder)
             }
         }
         router.unary("/etcdserverpb.Lease/LeaseRevoke", LeaseRevokeRequest.self) { request, responder in
-            service.proposer.propose({ $0.leaseRevoke = request }) {
+            service.proposer.propose({ $0.leaseRevoke = request }, deadline: responder.deadline) {
                 KVService.complete($0, headers: service.headers, responder: responder)
             }
         }

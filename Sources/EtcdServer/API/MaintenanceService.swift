@@ -20,7 +20,7 @@ struct MaintenanceService {
             responder.succeed(service.status())
         }
         router.unary("/etcdserverpb.Maintenance/Alarm", AlarmRequest.self) { request, responder in
-            service.proposer.propose({ $0.alarm = request }) { result in
+            service.proposer.propose({ $0.alarm = request }, deadline: responder.deadline) { result in
                 switch result {
                 // etcd's AlarmResponse carries no header.
                 case .success(.alarm(let response)): responder.succeed(response)

@@ -6,6 +6,9 @@ import ProtoWire
 struct Responder: Sendable {
     let call: ServerCall
 
+    /// The client's deadline, if it set one: a proposal is abandoned once it passes.
+    var deadline: UInt64? { call.deadline }
+
     func succeed<M: ProtoMessage>(_ message: M) {
         call.respond(.success(message.serializedBytes()))
     }

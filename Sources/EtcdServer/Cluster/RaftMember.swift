@@ -141,7 +141,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         let host = RaftHost(node: node, wal: started.wal, application: application, sender: transport,
                             tickNanoseconds: config.heartbeatIntervalMs * 1_000_000, logger: logger)
         let requestTimeout = (5_000 + 2 * config.electionTimeoutMs) * 1_000_000
-        let proposer = RaftProposer(host: host, registry: registry, ids: ids, maxRequestBytes: Int(config.maxRequestBytes))
+        let proposer = RaftProposer(host: host, registry: registry, ids: ids, maxRequestBytes: Int(config.maxRequestBytes),
+                                    timeoutNanoseconds: requestTimeout)
         let reads = LinearizableReads(host: host, application: application, ids: ids, timeoutNanoseconds: requestTimeout)
         let compactor = Compactor(store: store)
         application.backgroundWork = { compactor.step() }
@@ -330,7 +331,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         lastHousekeeping = now
         let startedAt = lock.withLock { leaderElectedAt }
         let window = 2 * electionNanoseconds
-        let failed = registry.expire(timeout: requestTimeoutNanoseconds) { started, accepted in
+        let failed = registry.expire { started, accepted in
             // Never taken by Raft (no leader all along): etcd's proposal blocks until its
             // context ends and the raw context error reaches the client.
             guard accepted else { return .unmapped("context deadline exceeded") }

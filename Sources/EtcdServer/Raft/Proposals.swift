@@ -9,6 +9,9 @@ final class ProposalRegistry: @unchecked Sendable {
     private struct Waiter {
         var completion: ApplyCompletion
         var started: UInt64
+        /// When the request gives up (the server's request timeout, or the client's deadline
+        /// if sooner), in monotonic nanoseconds.
+        var deadline: UInt64
         /// The local Raft node took the proposal (appended it, or forwarded it to a leader).
         var accepted = false
     }
@@ -16,9 +19,9 @@ final class ProposalRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var waiting: [UInt64: Waiter] = [:]
 
-    func register(_ id: UInt64, _ completion: @escaping ApplyCompletion) {
+    func register(_ id: UInt64, deadline: UInt64, _ completion: @escaping ApplyCompletion) {
         let now = DispatchTime.now().uptimeNanoseconds
-        lock.withLock { waiting[id] = Waiter(completion: completion, started: now) }
+        lock.withLock { waiting[id] = Waiter(completion: completion, started: now, deadline: deadline) }
     }
 
     /// Completes the request with `id`, if this member is waiting for it.
@@ -33,13 +36,13 @@ final class ProposalRegistry: @unchecked Sendable {
 
     var count: Int { lock.withLock { waiting.count } }
 
-    /// Fails every request older than `timeout`; `error` picks the error from its start time
-    /// and whether Raft ever took it. Returns how many failed.
+    /// Fails every request past its deadline; `error` picks the error from its start time and
+    /// whether Raft ever took it. Returns how many failed.
     @discardableResult
-    func expire(timeout: UInt64, error: (_ started: UInt64, _ accepted: Bool) -> EtcdError) -> Int {
+    func expire(error: (_ started: UInt64, _ accepted: Bool) -> EtcdError) -> Int {
         let now = DispatchTime.now().uptimeNanoseconds
         let expired = lock.withLock { () -> [Waiter] in
-            let old = waiting.filter { now > $0.value.started && now - $0.value.started >= timeout }
+            let old = waiting.filter { now >= $0.value.deadline }
             for id in old.keys { waiting[id] = nil }
             return Array(old.values)
         }
@@ -83,12 +86,23 @@ final class RequestIDGenerator: @unchecked Sendable {
 /// completion runs once this member has applied it (or it failed or timed out).
 protocol Proposing: Sendable {
     /// Proposes an InternalRaftRequest that `fill` builds (the header with the request ID is
-    /// added here).
-    func propose(_ fill: (inout InternalRaftRequest) -> Void, completion: @escaping ApplyCompletion)
+    /// added here). It is abandoned at the server's request timeout, or at `deadline` (the
+    /// client's, monotonic nanoseconds) if sooner, as etcd abandons a proposal whose context ends.
+    func propose(_ fill: (inout InternalRaftRequest) -> Void, deadline: UInt64?, completion: @escaping ApplyCompletion)
     /// Proposes a membership change; it completes with the members after the change.
-    func proposeConfChange(_ change: ConfChange, completion: @escaping ApplyCompletion)
+    func proposeConfChange(_ change: ConfChange, deadline: UInt64?, completion: @escaping ApplyCompletion)
     /// A fresh request ID (etcd draws lease IDs from the same generator).
     func nextRequestID() -> UInt64
+}
+
+extension Proposing {
+    func propose(_ fill: (inout InternalRaftRequest) -> Void, completion: @escaping ApplyCompletion) {
+        propose(fill, deadline: nil, completion: completion)
+    }
+
+    func proposeConfChange(_ change: ConfChange, completion: @escaping ApplyCompletion) {
+        proposeConfChange(change, deadline: nil, completion: completion)
+    }
 }
 
 /// The `Proposing` of a running member.
@@ -97,17 +111,25 @@ final class RaftProposer: Proposing, @unchecked Sendable {
     private let registry: ProposalRegistry
     private let ids: RequestIDGenerator
     private let maxRequestBytes: Int
+    private let timeoutNanoseconds: UInt64
 
-    init(host: RaftHost, registry: ProposalRegistry, ids: RequestIDGenerator, maxRequestBytes: Int) {
+    init(host: RaftHost, registry: ProposalRegistry, ids: RequestIDGenerator, maxRequestBytes: Int,
+         timeoutNanoseconds: UInt64) {
         self.host = host
         self.registry = registry
         self.ids = ids
         self.maxRequestBytes = maxRequestBytes
+        self.timeoutNanoseconds = timeoutNanoseconds
+    }
+
+    private func deadline(_ client: UInt64?) -> UInt64 {
+        let server = DispatchTime.now().uptimeNanoseconds + timeoutNanoseconds
+        return min(server, client ?? .max)
     }
 
     func nextRequestID() -> UInt64 { ids.next() }
 
-    func propose(_ fill: (inout InternalRaftRequest) -> Void, completion: @escaping ApplyCompletion) {
+    func propose(_ fill: (inout InternalRaftRequest) -> Void, deadline client: UInt64?, completion: @escaping ApplyCompletion) {
         var request = InternalRaftRequest()
         var header = RequestHeader()
         header.id = ids.next()
@@ -119,7 +141,7 @@ final class RaftProposer: Proposing, @unchecked Sendable {
             completion(.failure(.requestTooLarge))
             return
         }
-        registry.register(header.id, completion)
+        registry.register(header.id, deadline: deadline(client), completion)
         host.propose(data, id: header.id)
     }
 
@@ -127,15 +149,15 @@ final class RaftProposer: Proposing, @unchecked Sendable {
     /// attributes, the cluster version).
     func proposeClusterRequest(method: String, path: String, value: String, completion: @escaping ApplyCompletion) {
         let id = ids.next()
-        registry.register(id, completion)
+        registry.register(id, deadline: deadline(nil), completion)
         host.propose(V2Request.etcdRequest(id: id, method: method, path: path, value: value).serializedBytes(), id: id)
     }
 
-    func proposeConfChange(_ change: ConfChange, completion: @escaping ApplyCompletion) {
+    func proposeConfChange(_ change: ConfChange, deadline client: UInt64?, completion: @escaping ApplyCompletion) {
         var change = change
         change.id = ids.next()
         let id = change.id
-        registry.register(id, completion)
+        registry.register(id, deadline: deadline(client), completion)
         let registry = self.registry
         host.proposeConfChange(change) { refusal in
             registry.trigger(id, .failure(refusal.etcdError))

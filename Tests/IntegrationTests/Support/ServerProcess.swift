@@ -44,7 +44,9 @@ enum Binaries {
 /// neighbour is handed out twice in one test run (suites run in parallel).
 enum Ports {
     private static let handedOut = Mutex<Set<Int>>([])
-    static let range = 20000..<32000
+    static let range = 20000..<30000
+    /// Where `block` takes contiguous ranges (for tools that derive their ports from a base).
+    static let blockRange = 30000..<32000
 
     static func free(_ count: Int) -> [Int] {
         handedOut.withLock { taken in
@@ -57,6 +59,19 @@ enum Ports {
                 ports.append(port)
             }
             return ports
+        }
+    }
+
+    /// A base port such that `base ..< base + size` are all free and handed to nobody else.
+    static func block(_ size: Int) -> Int {
+        handedOut.withLock { taken in
+            while true {
+                let base = Int.random(in: blockRange.lowerBound..<(blockRange.upperBound - size))
+                let ports = base..<(base + size)
+                guard !ports.contains(where: taken.contains), ports.allSatisfy(isFree) else { continue }
+                taken.formUnion(ports)
+                return base
+            }
         }
     }
 
