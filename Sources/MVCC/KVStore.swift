@@ -80,7 +80,7 @@ public final class KVStore: @unchecked Sendable {
         }
     }
 
-    public func read<T>(_ body: (StoreReader<ReadTransaction>) throws -> T) throws -> T {
+    public func read<T>(_ body: (StoreReadView) throws -> T) throws -> T {
         try environment.read { txn in try body(StoreReader(store: self, txn: txn)) }
     }
 
@@ -108,6 +108,9 @@ public final class KVStore: @unchecked Sendable {
         }
     }
 }
+
+/// The store as a read transaction sees it, for modules that do not deal with LMDB.
+public typealias StoreReadView = StoreReader<ReadTransaction>
 
 /// Read operations over any transaction (a read transaction, or the write transaction while
 /// applying).

@@ -86,9 +86,9 @@ import Testing
         let learnerID = try #require(cluster.memberID(3))
         let hex = String(learnerID, radix: 16)
         let voterHex = String(try #require(cluster.memberID(0)), radix: 16)
-        let voterPromote = try cluster.etcdctl("member", "promote", voterHex)
+        let voterPromote = try cluster.etcdctl("member", "promote", voterHex, on: 0)
         #expect(voterPromote.stderr.contains("Error: etcdserver: can only promote a learner member"), "\(voterPromote)")
-        #expect(try cluster.etcdctl("member", "promote", "1234abcd").stderr.contains("Error: etcdserver: member not found"))
+        #expect(try cluster.etcdctl("member", "promote", "1234abcd", on: 0).stderr.contains("Error: etcdserver: member not found"))
         // Promote through a follower too: it forwards to the leader.
         let promoted = try cluster.etcdctl(["member", "promote", hex], endpoints: cluster.members[0].endpoint)
         #expect(promoted.stdout.hasPrefix("Member ") && promoted.stdout.contains("\(hex) promoted in cluster "), "\(promoted)")
@@ -97,11 +97,11 @@ import Testing
         #expect(promotedStatus != nil && promotedStatus?.isLearner != true)
         #expect(try cluster.etcdctl(["put", "after", "promote"], endpoints: learner.endpoint).stdout == "OK\n")
 
-        let updated = try cluster.etcdctl("member", "update", hex, "--peer-urls=\(learner.advertisedPeerURL)")
+        let updated = try cluster.etcdctl("member", "update", hex, "--peer-urls=\(learner.advertisedPeerURL)", on: 0)
         #expect(updated.stdout.contains("\(hex) updated in cluster "), "\(updated)")
-        let collision = try cluster.etcdctl("member", "update", hex, "--peer-urls=\(cluster.members[1].advertisedPeerURL)")
+        let collision = try cluster.etcdctl("member", "update", hex, "--peer-urls=\(cluster.members[1].advertisedPeerURL)", on: 0)
         #expect(collision.stderr.contains("Error: etcdserver: Peer URLs already exists"), "\(collision)")
-        #expect(try cluster.etcdctl("member", "update", "1234abcd", "--peer-urls=http://127.0.0.1:2").stderr
+        #expect(try cluster.etcdctl("member", "update", "1234abcd", "--peer-urls=http://127.0.0.1:2", on: 0).stderr
             .contains("Error: etcdserver: member not found"))
 
         // The removed member stops, as etcd's does.

@@ -1,5 +1,4 @@
 import EtcdProto
-import LMDB
 import MVCC
 
 /// The store as one KV request sees it: a read view, or the write transaction of a request
@@ -17,11 +16,11 @@ protocol KVView {
 extension StoreWriter: KVView {}
 
 /// A read-only view for ranges and read-only txns.
-struct ReadView<Txn: Transaction>: KVView {
-    let reader: StoreReader<Txn>
+struct ReadView: KVView {
+    let reader: StoreReadView
     let currentRevision: Int64
 
-    init(_ reader: StoreReader<Txn>) throws {
+    init(_ reader: StoreReadView) throws {
         self.reader = reader
         self.currentRevision = try reader.currentRevision()
     }
