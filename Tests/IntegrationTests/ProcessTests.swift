@@ -102,4 +102,29 @@ import Testing
             #expect(log.contains(line), "missing: \(line)")
         }
     }
+
+    /// A data dir written by the first release (one member, no Raft: the log began with the
+    /// member itself as an encoded Member) starts, with its keys, compaction and lease.
+    @Test func dataDirOfTheFirstReleaseStarts() throws {
+        let fixture = Binaries.script("../Fixtures/first-release-data-dir")
+        let dataDir = temporaryDirectory("legacy") + "/legacy.etcd"
+        try FileManager.default.copyItem(atPath: fixture, toPath: dataDir)
+        let lease = try String(contentsOfFile: fixture + "/LEASE", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = ServerProcess(name: "legacy", dataDir: dataDir)
+        try server.start()
+        defer { server.stop() }
+        let keys = try etcdctl(server, "get", "legacy/", "--prefix", "--keys-only")
+        #expect(keys.stdout.split(separator: "\n").count == 20, "\(keys)")  // k1...k19 and leased
+        #expect(try etcdctl(server, "get", "legacy/k7", "--print-value-only").stdout == "v7\n")
+        #expect(try etcdctl(server, "get", "legacy/k20").stdout.isEmpty)
+        #expect(try etcdctl(server, "get", "legacy/k1", "--rev=4").stderr.contains("required revision has been compacted"))
+        #expect(try etcdctl(server, "lease", "timetolive", lease, "--keys").stdout.contains("attached keys([legacy/leased])"))
+        let members = try etcdctl(server, "member", "list")
+        #expect(members.stdout.contains(", started, legacy, "), "\(members)")
+        #expect(members.stdout.contains(server.clientURL), "the member republished its client URL")
+        #expect(try etcdctl(server, "put", "legacy/after", "upgrade").stdout == "OK\n")
+        #expect(server.stop() == 143)
+        try server.start()
+        #expect(try etcdctl(server, "get", "legacy/after", "--print-value-only").stdout == "upgrade\n")
+    }
 }

@@ -65,10 +65,7 @@ struct ClusterService {
         // etcd names a new member by its peer URLs and the time (not the cluster token).
         let id = ClusterService.newMemberID(peerURLs: urls, unixSeconds: Int64(Date().timeIntervalSince1970))
         let member = Member(id: id, peerURLs: urls, isLearner: request.isLearner)
-        if strictReconfigCheck {
-            if !member.isLearner && !membership.isReadyToAddVotingMember() { return responder.fail(.memberNotEnoughStarted) }
-            if !connectedToEveryVoter() { return responder.fail(.unhealthy) }
-        }
+        if let refusal = additionRefusal(learner: member.isLearner) { return responder.fail(refusal) }
         let change = ConfChange(type: member.isLearner ? .addLearnerNode : .addNode, nodeID: id,
                                 context: Array(MemberJSON.encode(member).utf8))
         proposer.proposeConfChange(change, deadline: responder.deadline) { result in
@@ -112,8 +109,17 @@ struct ClusterService {
         }
     }
 
+    /// etcd's `mayAddMember`: a voter needs a quorum of started members, and any addition
+    /// needs every voter connected for the health interval.
+    func additionRefusal(learner: Bool) -> EtcdError? {
+        guard strictReconfigCheck else { return nil }
+        if !learner && !membership.isReadyToAddVotingMember() { return .memberNotEnoughStarted }
+        if !connectedToEveryVoter() { return .unhealthy }
+        return nil
+    }
+
     /// etcd's `mayRemoveMember`.
-    private func removalRefusal(_ id: UInt64) -> EtcdError? {
+    func removalRefusal(_ id: UInt64) -> EtcdError? {
         guard strictReconfigCheck else { return nil }
         if membership.member(id)?.isLearner == true { return nil }
         if !membership.isReadyToRemoveVotingMember(id) { return .memberNotEnoughStarted }

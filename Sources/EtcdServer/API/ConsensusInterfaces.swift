@@ -1,6 +1,9 @@
 import EtcdProto
 import Raft
 
+/// A member's replication progress as the leader tracks it.
+typealias PeerProgress = Raft.Progress
+
 /// Who leads and how far the log has come, as Status, the cluster checks and the metrics
 /// report it.
 protocol ConsensusStatus: Sendable {
@@ -13,7 +16,7 @@ protocol ConsensusStatus: Sendable {
     var isLearner: Bool { get }
     var isLeader: Bool { get }
     /// Each member's replication progress; only while this member leads.
-    var progress: [UInt64: Raft.Progress] { get }
+    var progress: [UInt64: PeerProgress] { get }
 }
 
 /// Whether peers are connected, as the peer transport sees it.

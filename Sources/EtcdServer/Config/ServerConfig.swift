@@ -311,8 +311,13 @@ extension ServerConfig {
         config.initialElectionTickAdvance = values["initial-election-tick-advance"].flatMap(FlagParser.parseBool) ?? true
         config.maxWALs = number("max-wals", 5)
         config.maxSnapshots = number("max-snapshots", 5)
-        for url in config.listenPeerURLs + config.initialAdvertisePeerURLs where url.scheme == "https" {
-            throw .invalid("peer TLS (\(url.text)) is not supported by this server yet")
+        // A lone member never dials a peer, so https peer URLs are harmless there (its peer port
+        // serves nobody); a cluster would need peer TLS.
+        let names = Set(config.initialCluster.split(separator: ",").map { $0.split(separator: "=").first ?? "" })
+        if names.count > 1 || config.initialClusterState == "existing" {
+            for url in config.listenPeerURLs + config.initialAdvertisePeerURLs where url.scheme == "https" {
+                throw .invalid("peer TLS (\(url.text)) is not supported by this server yet")
+            }
         }
         config.enableGRPCGateway = values["enable-grpc-gateway"].flatMap(FlagParser.parseBool) ?? true
         if let interval = values["experimental-watch-progress-notify-interval"].flatMap(GoDuration.parse), interval > 0 {
