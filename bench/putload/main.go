@@ -71,7 +71,7 @@ func main() {
 					_, err = c.Put(context.Background(), string(key), value)
 				case "txn":
 					_, err = c.Txn(context.Background()).
-						If(clientv3.Compare(clientv3.ModRevision(string(key)), ">=", 0)).
+						If(clientv3.Compare(clientv3.ModRevision(string(key)), ">", -1)).
 						Then(clientv3.OpPut(string(key), value)).Commit()
 				case "get":
 					_, err = c.Get(context.Background(), string(key))
