@@ -26,9 +26,15 @@ let package = Package(
         // gRPC calls over HTTP/2 streams; knows nothing of etcd.
         .target(name: "GRPC", dependencies: ["HTTP2"]),
 
+        // TLS through OpenSSL over memory buffers, and as a NIO channel handler.
+        .target(name: "TLS", dependencies: [
+            "COpenSSL",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+
         // Sockets and event loops (SwiftNIO): HTTP/2 (gRPC) and HTTP/1.1 on one port.
         .target(name: "Transport", dependencies: [
-            "GRPC", "HTTP2",
+            "GRPC", "HTTP2", "TLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -39,7 +45,7 @@ let package = Package(
 
         // The peer port: etcd 3.4's rafthttp (streams, pipeline, snapshots) over HTTP/1.1.
         .target(name: "Peer", dependencies: [
-            "Raft", "ServerLog",
+            "Raft", "ServerLog", "TLS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -81,6 +87,9 @@ let package = Package(
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL", "Raft"]),
+        .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
+                                                    .product(name: "NIOEmbedded", package: "swift-nio")],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "Raft"]),
         .testTarget(name: "EtcdServerTests", dependencies: ["EtcdServer", "EtcdProto", "Raft", "MVCC", "Peer"]),
         .testTarget(name: "LeaseTests", dependencies: ["Lease"]),
