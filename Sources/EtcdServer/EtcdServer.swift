@@ -81,8 +81,10 @@ public final class EtcdServer: @unchecked Sendable {
         let store = try KVStore(path: config.backendPath, mapSize: mapSize)
         logger.info("opened backend db", ["path": config.backendPath], text: "opened backend db at \(config.backendPath)")
 
+        let tls = try ServerTLS.prepare(config: config, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let peerClient = PeerHTTPClient(group: group, connectTimeout: .milliseconds(Int64(1000 + config.electionTimeoutMs)))
+        let peerClient = PeerHTTPClient(group: group, connectTimeout: .milliseconds(Int64(1000 + config.electionTimeoutMs)),
+                                        tls: tls.peerClient)
         let parts: RaftMember
         do {
             parts = try RaftMember.build(config: config, store: store, mapSize: mapSize, peerClient: peerClient, logger: logger)
@@ -98,17 +100,23 @@ public final class EtcdServer: @unchecked Sendable {
         var peerServers: [PeerHTTPServer] = []
         var listeners: [Listener] = []
         do {
-            for url in config.listenPeerURLs where !url.scheme.hasPrefix("unix") {
+            // One listener per address: http:// and https:// URLs naming the same one share it.
+            for urls in groupedByAddress(config.listenPeerURLs) where !urls[0].scheme.hasPrefix("unix") {
+                let url = urls[0]
+                // etcd's peer connections time out after 5 s of silence, the handshake included.
+                let serving = tls.serving(tls.peerServer, urls: urls, handshakeTimeout: .seconds(5),
+                                          logRejections: tls.logsPeerRejections, logger: logger)
                 peerServers.append(try await PeerHTTPServer.bind(host: url.host, port: url.port, group: group,
-                                                                 router: parts.transport))
+                                                                 router: parts.transport, tls: serving))
                 logger.info("serving peer traffic", ["address": url.hostPort], text: "listening for peers on \(url.hostPort)",
                             package: "embed")
             }
             let services = ServiceSet(member: parts, hub: hub, config: config)
-            for url in config.listenClientURLs {
-                listeners.append(try await Listener.bind(url.listenAddress, group: group,
+            for urls in groupedByAddress(config.listenClientURLs) {
+                let serving = tls.serving(tls.client, urls: urls, logRejections: tls.logsClientRejections, logger: logger)
+                listeners.append(try await Listener.bind(urls[0].listenAddress, group: group,
                                                          configuration: services.grpc, router: services.router,
-                                                         httpHandler: services.http))
+                                                         httpHandler: services.http, tls: serving))
             }
         } catch {
             for server in peerServers { await server.shutdown() }
@@ -136,10 +144,17 @@ public final class EtcdServer: @unchecked Sendable {
         parts.onRemovedFromCluster = { [weak server] in server?.stopRemoved() }
         publisher.onPublished = {
             logger.info("ready to serve client requests", package: "embed")
-            for url in config.listenClientURLs {
-                logger.info("serving client traffic insecurely; this is strongly discouraged!", ["address": url.hostPort],
-                            text: "serving insecure client requests on \(url.hostPort), this is strongly discouraged!",
-                            package: "embed")
+            for urls in groupedByAddress(config.listenClientURLs) {
+                let address = urls[0].hostPort
+                if urls.contains(where: { !$0.isTLS }) {
+                    logger.info("serving client traffic insecurely; this is strongly discouraged!", ["address": address],
+                                text: "serving insecure client requests on \(address), this is strongly discouraged!",
+                                package: "embed")
+                }
+                if urls.contains(where: \.isTLS) {
+                    logger.info("serving client traffic securely", ["address": address],
+                                text: "serving client requests on \(address)", package: "embed")
+                }
             }
         }
         hub.start()
@@ -188,6 +203,20 @@ public final class EtcdServer: @unchecked Sendable {
             onStopped?(0)
         }
     }
+}
+
+/// URLs grouped by the address they listen on, in order of first appearance.
+private func groupedByAddress(_ urls: [URLList.Parsed]) -> [[URLList.Parsed]] {
+    var groups: [[URLList.Parsed]] = []
+    for url in urls {
+        let unix = url.scheme.hasPrefix("unix")
+        if let index = groups.firstIndex(where: { $0[0].hostPort == url.hostPort && $0[0].scheme.hasPrefix("unix") == unix }) {
+            groups[index].append(url)
+        } else {
+            groups.append([url])
+        }
+    }
+    return groups
 }
 
 /// Deletes temporary files a crash left in the snapshot directory.

@@ -2,18 +2,21 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import TLS
 
 /// Where a peer URL points.
 public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    public var isTLS: Bool
 
-    /// `http://host:port` (https waits for peer TLS); nil for anything else.
+    /// `http://host:port` or `https://host:port`; nil for anything else.
     public init?(url: String) {
         guard let components = URLComponents(string: url), let host = components.host, let port = components.port,
               components.scheme == "http" || components.scheme == "https" else { return nil }
         self.host = host
         self.port = port
+        self.isTLS = components.scheme == "https"
     }
 
     public var description: String { "\(host):\(port)" }
@@ -42,10 +45,34 @@ public final class PeerHTTPClient: Sendable {
     public let group: EventLoopGroup
     /// etcd's peer dial timeout is a second plus an election timeout.
     let connectTimeout: TimeAmount
+    /// How https peer URLs are dialed.
+    let tls: TLSContext?
 
-    public init(group: EventLoopGroup, connectTimeout: TimeAmount = .seconds(2)) {
+    public init(group: EventLoopGroup, connectTimeout: TimeAmount = .seconds(2), tls: TLSContext? = nil) {
         self.group = group
         self.connectTimeout = connectTimeout
+        self.tls = tls
+    }
+
+    /// Connects to `address`: TLS first when the URL is https, then HTTP/1.1, then `handlers`.
+    private func connect(_ address: PeerAddress, on eventLoop: EventLoop, noDelay: Bool = true,
+                         handlers: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void) -> EventLoopFuture<Channel> {
+        let tls = self.tls
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: noDelay ? 1 : 0)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if address.isTLS {
+                        guard let tls else { throw PeerHTTPError.badURL("https://\(address)") }
+                        let session = try tls.makeSession(serverName: address.host)
+                        try channel.pipeline.syncOperations.addHandler(TLSHandler(session: session, isClient: true))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try handlers(channel.pipeline.syncOperations)
+                }
+            }
+            .connect(host: address.host, port: address.port)
     }
 
     /// Sends one request on a new connection and collects the whole response.
@@ -56,16 +83,7 @@ public final class PeerHTTPClient: Sendable {
             return eventLoop.makeFailedFuture(PeerHTTPError.badURL(url))
         }
         let promise = eventLoop.makePromise(of: PeerResponse.self)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(OneShotHandler(promise: promise))
-                }
-            }
-        bootstrap.connect(host: address.host, port: address.port).whenComplete { result in
+        connect(address, on: eventLoop) { try $0.addHandler(OneShotHandler(promise: promise)) }.whenComplete { result in
             switch result {
             case .failure(let error):
                 promise.fail(error)
@@ -106,18 +124,10 @@ public final class PeerHTTPClient: Sendable {
             onClose(PeerHTTPError.badURL(url))
             return
         }
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: readTimeout))
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(
-                        StreamResponseHandler(onHead: onHead, onBody: onBody, onClose: onClose))
-                }
-            }
-        bootstrap.connect(host: address.host, port: address.port).whenComplete { result in
+        connect(address, on: eventLoop) { pipeline in
+            try pipeline.addHandler(IdleStateHandler(readTimeout: readTimeout), position: .first)
+            try pipeline.addHandler(StreamResponseHandler(onHead: onHead, onBody: onBody, onClose: onClose))
+        }.whenComplete { result in
             switch result {
             case .failure(let error):
                 onClose(error)
@@ -141,15 +151,8 @@ public final class PeerHTTPClient: Sendable {
             return eventLoop.makeFailedFuture(PeerHTTPError.badURL(url))
         }
         let promise = eventLoop.makePromise(of: PeerResponse.self)
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(OneShotHandler(promise: promise))
-                }
-            }
-        bootstrap.connect(host: address.host, port: address.port).whenComplete { result in
+        connect(address, on: eventLoop, noDelay: false) { try $0.addHandler(OneShotHandler(promise: promise)) }
+            .whenComplete { result in
             switch result {
             case .failure(let error):
                 promise.fail(error)

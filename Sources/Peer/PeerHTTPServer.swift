@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import TLS
 
 /// A request on the peer port, once its head has arrived.
 public struct PeerRequestHead: Sendable {
@@ -99,7 +100,9 @@ public protocol PeerRouter: Sendable {
 public final class PeerHTTPServer: Sendable {
     public let channel: Channel
 
-    public static func bind(host: String, port: Int, group: EventLoopGroup, router: PeerRouter) async throws -> PeerHTTPServer {
+    /// `tls` makes the port serve HTTP/1.1 over TLS.
+    public static func bind(host: String, port: Int, group: EventLoopGroup, router: PeerRouter,
+                            tls: TLSServing? = nil) async throws -> PeerHTTPServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -109,6 +112,7 @@ public final class PeerHTTPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(PeerRequestHandler(router: router))
+                    try tls?.install(on: channel)
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()

@@ -235,6 +235,7 @@ private let verifyCallback: @convention(c) (Int32, OpaquePointer?) -> Int32 = { 
     if let host = settings.allowedHostname, !certificate.matches(host: host) { allowed = false }
     if !allowed {
         session.verificationFailure = TLSError("client certificate authentication failed")
+        session.rejectedCertificate = certificate
         X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED)
         return 0
     }

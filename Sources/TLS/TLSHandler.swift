@@ -8,6 +8,17 @@ public struct TLSEstablished: Sendable {
     public var peerCertificate: Certificate?
 }
 
+/// A connection refused during or right after its handshake, for the listener's log.
+public struct TLSRejection: Sendable {
+    public var error: TLSError
+    /// The name the client asked for (SNI), "" when none.
+    public var serverName: String
+    public var remoteAddress: SocketAddress?
+    /// The other side's leaf certificate, when it was refused for what it says (its names, its
+    /// serial) rather than for failing the handshake.
+    public var peerCertificate: Certificate?
+}
+
 /// TLS on a NIO channel, through a `TLSSession`: ciphertext below, plaintext above. Writes made
 /// before the handshake finished wait for it. A failed handshake is reported once, to
 /// `onFailure` (the listener's "rejected connection" log) and as an inbound error, and the
@@ -18,7 +29,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
     public typealias OutboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
-    public typealias FailureReport = @Sendable (_ error: TLSError, _ session: TLSSession, _ remote: SocketAddress?) -> Void
+    public typealias FailureReport = @Sendable (TLSRejection) -> Void
     public typealias Check = @Sendable (_ session: TLSSession, _ remote: SocketAddress?) -> TLSError?
 
     private enum State {
@@ -95,13 +106,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
             writeCiphertext(context: context, promise: nil, flush: true)
         case .failed(let error):
             writeCiphertext(context: context, promise: nil, flush: true)  // the alert
-            fail(error, context: context)
+            // Only the allowed-name check names the refused certificate (as etcd logs it).
+            fail(error, context: context, certificate: session.verificationFailure == nil ? nil : session.rejectedCertificate)
         case .done:
             writeCiphertext(context: context, promise: nil, flush: true)
             if let error = afterHandshake?(session, context.channel.remoteAddress) {
                 session.shutdown()
                 writeCiphertext(context: context, promise: nil, flush: true)
-                fail(error, context: context)
+                fail(error, context: context, certificate: session.peerCertificate)
                 return
             }
             timeout?.cancel()
@@ -214,11 +226,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
 
     // MARK: Failure
 
-    private func fail(_ error: TLSError, context: ChannelHandlerContext) {
+    private func fail(_ error: TLSError, context: ChannelHandlerContext, certificate: Certificate? = nil) {
         timeout?.cancel()
         if case .closed = state { return }  // reported already
         state = .closed
-        report(error, context: context)
+        report(error, context: context, certificate: certificate)
         let writes = pendingWrites
         pendingWrites = []
         for (_, promise) in writes { promise?.fail(error) }
@@ -226,8 +238,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
         context.close(promise: nil)
     }
 
-    private func report(_ error: TLSError, context: ChannelHandlerContext) {
-        onFailure?(error, session, context.channel.remoteAddress)
+    private func report(_ error: TLSError, context: ChannelHandlerContext, certificate: Certificate? = nil) {
+        onFailure?(TLSRejection(error: error, serverName: session.requestedServerName,
+                                remoteAddress: context.channel.remoteAddress, peerCertificate: certificate))
     }
 }
 

@@ -4,6 +4,7 @@ import Glibc
 import GRPC
 import NIOCore
 import NIOPosix
+import TLS
 
 /// Accepts client connections on one address and serves gRPC and HTTP on each.
 public final class Listener: Sendable {
@@ -17,8 +18,9 @@ public final class Listener: Sendable {
         case unix(path: String)
     }
 
+    /// `tls` makes the port serve TLS (and, when it says so, plaintext beside it).
     public static func bind(_ address: Address, group: EventLoopGroup, configuration: GRPCServerConfiguration,
-                            router: Router, httpHandler: @escaping HTTPHandler) async throws -> Listener {
+                            router: Router, httpHandler: @escaping HTTPHandler, tls: TLSServing? = nil) async throws -> Listener {
         let connections = ConnectionRegistry()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -29,6 +31,7 @@ public final class Listener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(configuration: configuration, router: router, httpHandler: httpHandler,
                                           connections: connections))
+                    try tls?.install(on: channel)
                 }
             }
         let channel: Channel

@@ -33,6 +33,15 @@ public struct ServerConfig: Sendable {
     /// WAL segment files and received snapshot files kept (0: unlimited).
     public var maxWALs: UInt64 = 5
     public var maxSnapshots: UInt64 = 5
+    /// TLS on the client port (`--cert-file` ...) and the peer port (`--peer-cert-file` ...).
+    public var clientTLS = TLSInfo()
+    public var peerTLS = TLSInfo()
+    public var clientAutoTLS = false
+    public var peerAutoTLS = false
+    /// TLS 1.2 cipher suites for both ports, by Go's names; empty keeps the defaults.
+    public var cipherSuites: [String] = []
+    /// The peer port skips checking a client certificate's names against the remote address.
+    public var peerSkipClientSANVerification = false
 
     public static let defaultQuotaBytes: Int64 = 2 << 30
     /// etcd's gRPC receive limit is the request limit plus this much.
@@ -52,9 +61,8 @@ enum FlagSupport: Sendable {
     case supported
     /// Tunes etcd internals that have no counterpart here; any value is accepted.
     case noEffect
-    /// Configures peer TLS or corruption checks, which come with later work: accepted (so
-    /// configurations written for etcd start unchanged) and inert; https peer URLs are
-    /// refused at start-up.
+    /// Configures corruption checks, which come with later work: accepted (so configurations
+    /// written for etcd start unchanged) and inert.
     case peerOnly
     /// Not implemented yet: setting it to anything but the default is refused at start-up.
     case unsupported
@@ -118,23 +126,23 @@ enum EtcdFlags {
         def("proxy-write-timeout", .uint, "5000", .noEffect, "Time (in milliseconds) for a write to timeout."),
         def("proxy-read-timeout", .uint, "0", .noEffect, "Time (in milliseconds) for a read to timeout."),
         // security
-        def("cert-file", .string, "", .unsupported, "Path to the client server TLS cert file."),
-        def("key-file", .string, "", .unsupported, "Path to the client server TLS key file."),
-        def("client-cert-auth", .bool, "false", .unsupported, "Enable client cert authentication."),
-        def("client-crl-file", .string, "", .unsupported, "Path to the client certificate revocation list file."),
-        def("client-cert-allowed-hostname", .string, "", .unsupported, "Allowed TLS hostname for client cert authentication."),
-        def("trusted-ca-file", .string, "", .unsupported, "Path to the client server TLS trusted CA cert file."),
-        def("auto-tls", .bool, "false", .unsupported, "Client TLS using generated certificates."),
-        def("peer-cert-file", .string, "", .peerOnly, "Path to the peer server TLS cert file."),
-        def("peer-key-file", .string, "", .peerOnly, "Path to the peer server TLS key file."),
-        def("peer-client-cert-auth", .bool, "false", .peerOnly, "Enable peer client cert authentication."),
-        def("peer-trusted-ca-file", .string, "", .peerOnly, "Path to the peer server TLS trusted CA file."),
-        def("peer-auto-tls", .bool, "false", .peerOnly, "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided."),
-        def("peer-crl-file", .string, "", .peerOnly, "Path to the peer certificate revocation list file."),
-        def("peer-cert-allowed-cn", .string, "", .peerOnly, "Allowed CommonName for inter peer authentication."),
-        def("peer-cert-allowed-hostname", .string, "", .peerOnly, "Allowed TLS hostname for inter peer authentication."),
-        def("cipher-suites", .strings, "", .unsupported, "Comma-separated list of supported TLS cipher suites between client/server and peers."),
-        def("experimental-peer-skip-client-san-verification", .bool, "false", .peerOnly, "Skip verification of SAN field in client certificate for peer connections."),
+        def("cert-file", .string, "", .supported, "Path to the client server TLS cert file."),
+        def("key-file", .string, "", .supported, "Path to the client server TLS key file."),
+        def("client-cert-auth", .bool, "false", .supported, "Enable client cert authentication."),
+        def("client-crl-file", .string, "", .supported, "Path to the client certificate revocation list file."),
+        def("client-cert-allowed-hostname", .string, "", .supported, "Allowed TLS hostname for client cert authentication."),
+        def("trusted-ca-file", .string, "", .supported, "Path to the client server TLS trusted CA cert file."),
+        def("auto-tls", .bool, "false", .supported, "Client TLS using generated certificates."),
+        def("peer-cert-file", .string, "", .supported, "Path to the peer server TLS cert file."),
+        def("peer-key-file", .string, "", .supported, "Path to the peer server TLS key file."),
+        def("peer-client-cert-auth", .bool, "false", .supported, "Enable peer client cert authentication."),
+        def("peer-trusted-ca-file", .string, "", .supported, "Path to the peer server TLS trusted CA file."),
+        def("peer-auto-tls", .bool, "false", .supported, "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided."),
+        def("peer-crl-file", .string, "", .supported, "Path to the peer certificate revocation list file."),
+        def("peer-cert-allowed-cn", .string, "", .supported, "Allowed CommonName for inter peer authentication."),
+        def("peer-cert-allowed-hostname", .string, "", .supported, "Allowed TLS hostname for inter peer authentication."),
+        def("cipher-suites", .strings, "", .supported, "Comma-separated list of supported TLS cipher suites between client/server and peers."),
+        def("experimental-peer-skip-client-san-verification", .bool, "false", .supported, "Skip verification of SAN field in client certificate for peer connections."),
         def("cors", .strings, "*", .noEffect, "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing."),
         def("host-whitelist", .strings, "*", .noEffect, "Acceptable hostnames from HTTP client requests, if server is not secure."),
         // auth
@@ -311,14 +319,20 @@ extension ServerConfig {
         config.initialElectionTickAdvance = values["initial-election-tick-advance"].flatMap(FlagParser.parseBool) ?? true
         config.maxWALs = number("max-wals", 5)
         config.maxSnapshots = number("max-snapshots", 5)
-        // A lone member never dials a peer, so https peer URLs are harmless there (its peer port
-        // serves nobody); a cluster would need peer TLS.
-        let names = Set(config.initialCluster.split(separator: ",").map { $0.split(separator: "=").first ?? "" })
-        if names.count > 1 || config.initialClusterState == "existing" {
-            for url in config.listenPeerURLs + config.initialAdvertisePeerURLs where url.scheme == "https" {
-                throw .invalid("peer TLS (\(url.text)) is not supported by this server yet")
-            }
-        }
+        func flag(_ name: String) -> Bool { values[name].flatMap(FlagParser.parseBool) ?? false }
+        config.clientTLS = TLSInfo(certFile: values["cert-file"] ?? "", keyFile: values["key-file"] ?? "",
+                                   trustedCAFile: values["trusted-ca-file"] ?? "", clientCertAuth: flag("client-cert-auth"),
+                                   crlFile: values["client-crl-file"] ?? "",
+                                   allowedHostname: values["client-cert-allowed-hostname"] ?? "")
+        config.peerTLS = TLSInfo(certFile: values["peer-cert-file"] ?? "", keyFile: values["peer-key-file"] ?? "",
+                                 trustedCAFile: values["peer-trusted-ca-file"] ?? "",
+                                 clientCertAuth: flag("peer-client-cert-auth"), crlFile: values["peer-crl-file"] ?? "",
+                                 allowedCN: values["peer-cert-allowed-cn"] ?? "",
+                                 allowedHostname: values["peer-cert-allowed-hostname"] ?? "")
+        config.clientAutoTLS = flag("auto-tls")
+        config.peerAutoTLS = flag("peer-auto-tls")
+        config.cipherSuites = (values["cipher-suites"] ?? "").split(separator: ",").map(String.init)
+        config.peerSkipClientSANVerification = flag("experimental-peer-skip-client-san-verification")
         config.enableGRPCGateway = values["enable-grpc-gateway"].flatMap(FlagParser.parseBool) ?? true
         if let interval = values["experimental-watch-progress-notify-interval"].flatMap(GoDuration.parse), interval > 0 {
             // As etcd: values below 100 ms are raised to it; 0 keeps the 10-minute default.
