@@ -95,9 +95,14 @@ public final class GRPCConnection: HTTP2SessionDelegate {
 
     /// - Parameter onOutputPending: called on the executor when frames are waiting to be sent;
     ///   the transport then calls `produceOutput` (it may coalesce several requests).
+    /// The common name of the client's verified TLS certificate, when it presented one.
+    public let clientCommonName: String?
+
     public init(configuration: GRPCServerConfiguration, router: Router, executor: CallExecutor,
+                clientCommonName: String? = nil,
                 clock: @escaping () -> UInt64, onOutputPending: @escaping () -> Void) throws {
         self.session = try HTTP2ServerSession(settings: configuration.http2, clock: clock)
+        self.clientCommonName = clientCommonName
         self.router = router
         self.executor = executor
         self.configuration = configuration

@@ -50,6 +50,10 @@ public final class ServerCall: @unchecked Sendable {
         self.deframer = MessageDeframer(maxMessageBytes: maxMessageBytes)
     }
 
+    /// The common name of the client's verified TLS certificate (etcd's user for
+    /// --client-cert-auth), when the connection has one.
+    public var clientCommonName: String? { connection?.clientCommonName }
+
     public func metadataValue(_ name: String) -> String? {
         metadata.first { $0.name == name }?.value
     }

@@ -3,6 +3,7 @@ import HTTP2
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import TLS
 
 /// Runs connection work on a NIO event loop.
 final class EventLoopExecutor: CallExecutor {
@@ -51,6 +52,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var flushScheduled = false
     private let connections: ConnectionRegistry
+    /// The client certificate's common name, once TLS is established.
+    private var clientCommonName: String?
 
     init(configuration: GRPCServerConfiguration, router: Router, httpHandler: @escaping HTTPHandler,
          connections: ConnectionRegistry) {
@@ -97,7 +100,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         do {
             let connection = try GRPCConnection(
                 configuration: configuration, router: router, executor: EventLoopExecutor(context.eventLoop),
-                clock: { NIODeadline.now().uptimeNanoseconds },
+                clientCommonName: clientCommonName, clock: { NIODeadline.now().uptimeNanoseconds },
                 onOutputPending: { eventLoop.execute { loopBound.value.flushOutput() } })
             state = .http2(connection)
             receive(initial, into: connection, context: context)
@@ -178,6 +181,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         } else {
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let established = event as? TLSEstablished {
+            clientCommonName = established.peerCertificate.map(\.commonName)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
