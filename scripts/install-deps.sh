@@ -8,7 +8,7 @@ for set in "$@"; do
   case "$set" in
     build) packages+=(pkg-config liblmdb-dev libnghttp2-dev libssl-dev) ;;
     test)  packages+=(pkg-config liblmdb-dev libnghttp2-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
-                      etcd-client python3-etcd3 nghttp2-client curl) ;;
+                      etcd-client python3-etcd3 nghttp2-client curl golang-cfssl openssl) ;;
     go)    packages+=(golang-go golang-etcd-server-dev etcd-client) ;;
     *) echo "install-deps.sh: unknown set '$set'" >&2; exit 2 ;;
   esac

@@ -46,7 +46,7 @@ struct ChannelPair {
         ])
         try server.pipeline.syncOperations.addHandlers([
             TLSHandler(session: serverContext.makeSession(), isClient: false, afterHandshake: check,
-                       onFailure: { error, _, _ in failures.list.withLock { $0.append(error.description) } }),
+                       onFailure: { rejection in failures.list.withLock { $0.append(rejection.error.description) } }),
             serverCollector,
         ])
         try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -109,6 +109,11 @@ final class ServerProcess: @unchecked Sendable {
     /// `--initial-cluster`; this member alone unless it belongs to a cluster.
     var initialCluster: String
     var initialClusterState = "new"
+    /// "http" or "https", for the client and the peer URLs.
+    let clientScheme: String
+    let peerScheme: String
+    /// What etcdctl needs to reach this server (TLS credentials).
+    var etcdctlFlags: [String]
     private(set) var process: Process?
     let logPath: String
     /// Where in the log the current start began.
@@ -117,14 +122,18 @@ final class ServerProcess: @unchecked Sendable {
     /// `clientPort` (peers on the next port) is picked free unless given: a differential test
     /// runs the reference and ours on the same ports, so both report the same IDs.
     init(binary: String = Binaries.etcd, name: String = "default", dataDir: String? = nil,
-         advertisedPeerURL: String? = nil, clientPort: Int? = nil, extraArguments: [String] = []) {
+         advertisedPeerURL: String? = nil, clientPort: Int? = nil, clientScheme: String = "http",
+         peerScheme: String = "http", etcdctlFlags: [String] = [], extraArguments: [String] = []) {
         let ports = clientPort.map { [$0] } ?? Ports.free(1)
         self.binary = binary
         self.name = name
         self.clientPort = ports[0]
         self.peerPort = ports[0] + 1
+        self.clientScheme = clientScheme
+        self.peerScheme = peerScheme
+        self.etcdctlFlags = etcdctlFlags
         self.dataDir = dataDir ?? temporaryDirectory("data") + "/\(name).etcd"
-        let peerURL = advertisedPeerURL ?? "http://127.0.0.1:\(ports[0] + 1)"
+        let peerURL = advertisedPeerURL ?? "\(peerScheme)://127.0.0.1:\(ports[0] + 1)"
         self.advertisedPeerURL = peerURL
         self.initialCluster = "\(name)=\(peerURL)"
         self.extraArguments = extraArguments
@@ -132,12 +141,12 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     var endpoint: String { "127.0.0.1:\(clientPort)" }
-    var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+    var clientURL: String { "\(clientScheme)://127.0.0.1:\(clientPort)" }
 
     var arguments: [String] {
         ["--name", name, "--data-dir", dataDir,
          "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
-         "--listen-peer-urls", "http://127.0.0.1:\(peerPort)", "--initial-advertise-peer-urls", advertisedPeerURL,
+         "--listen-peer-urls", "\(peerScheme)://127.0.0.1:\(peerPort)", "--initial-advertise-peer-urls", advertisedPeerURL,
          "--initial-cluster", initialCluster, "--initial-cluster-state", initialClusterState,
          "--logger=zap"] + extraArguments
     }
@@ -295,7 +304,7 @@ func etcdctl(_ server: ServerProcess, _ arguments: [String], stdin: String? = ni
     var environment = ProcessInfo.processInfo.environment
     environment["ETCDCTL_API"] = "3"
     let commandTimeout = interruptAfter == nil ? ["--command-timeout=10s"] : []
-    return try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)"] + commandTimeout + arguments,
+    return try run(Binaries.etcdctl, ["--endpoints=\(server.endpoint)"] + server.etcdctlFlags + commandTimeout + arguments,
                    stdin: stdin, environment: environment, timeout: interruptAfter)
 }
 

@@ -6,15 +6,27 @@ import Testing
 final class TestCluster: @unchecked Sendable {
     private(set) var members: [ServerProcess]
     let token: String
+    let clientScheme: String
+    let peerScheme: String
+    /// TLS credentials etcdctl presents.
+    let etcdctlFlags: [String]
+    /// Flags every member gets (added members too).
+    let memberArguments: [String]
 
     /// `binaries[i]` runs member `n<i+1>`, on `clientPorts[i]` when given (peers one above).
     init(binaries: [String], token: String = "tok", namePrefix: String = "n", clientPorts: [Int]? = nil,
+         clientScheme: String = "http", peerScheme: String = "http", etcdctlFlags: [String] = [],
          extraArguments: [String] = []) {
         self.token = token
+        self.clientScheme = clientScheme
+        self.peerScheme = peerScheme
+        self.etcdctlFlags = etcdctlFlags
+        self.memberArguments = extraArguments
         var members: [ServerProcess] = []
         for (index, binary) in binaries.enumerated() {
             members.append(ServerProcess(binary: binary, name: "\(namePrefix)\(index + 1)", clientPort: clientPorts?[index],
-                                         extraArguments: ["--initial-cluster-token", token] + extraArguments))
+                                         clientScheme: clientScheme, peerScheme: peerScheme, etcdctlFlags: etcdctlFlags,
+                                         extraArguments: ["--initial-cluster-token", token] + memberArguments + extraArguments))
         }
         let initialCluster = members.map { "\($0.name)=\($0.advertisedPeerURL)" }.joined(separator: ",")
         for member in members { member.initialCluster = initialCluster }
@@ -48,7 +60,7 @@ final class TestCluster: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["ETCDCTL_API"] = "3"
         return try run(Binaries.etcdctl, ["--endpoints=\(endpoints ?? self.endpoints)", "--command-timeout=\(commandTimeout)"]
-                       + arguments, stdin: stdin, environment: environment, timeout: 60)
+                       + etcdctlFlags + arguments, stdin: stdin, environment: environment, timeout: 60)
     }
 
     func etcdctl(_ arguments: String..., on member: Int? = nil) throws -> CommandResult {
@@ -116,8 +128,9 @@ final class TestCluster: @unchecked Sendable {
     /// its `--initial-cluster` is the one etcdctl printed, with state "existing".
     func add(name: String, binary: String = Binaries.etcd, learner: Bool = false,
              extraArguments: [String] = []) throws -> (ServerProcess, CommandResult) {
-        let member = ServerProcess(binary: binary, name: name,
-                                   extraArguments: ["--initial-cluster-token", token] + extraArguments)
+        let member = ServerProcess(binary: binary, name: name, clientScheme: clientScheme, peerScheme: peerScheme,
+                                   etcdctlFlags: etcdctlFlags,
+                                   extraArguments: ["--initial-cluster-token", token] + memberArguments + extraArguments)
         let result = try etcdctl(["member", "add", name, "--peer-urls=\(member.advertisedPeerURL)"] + (learner ? ["--learner"] : []))
         if let line = result.stdout.split(separator: "\n").first(where: { $0.hasPrefix("ETCD_INITIAL_CLUSTER=") }) {
             member.initialCluster = String(line.dropFirst("ETCD_INITIAL_CLUSTER=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
