@@ -17,7 +17,21 @@ import Testing
         let server = ServerProcess(name: "shared")
         try server.start()
         defer { server.stop() }
-        let result = try run(Binaries.python, [SharedConnectionTests.script, server.endpoint])
+        try check(run(Binaries.python, [SharedConnectionTests.script, server.endpoint]))
+    }
+
+    /// The same over client mTLS: TLS sits below HTTP/2, so stream scheduling is unchanged.
+    @Test func smallRequestsFinishWhileAHugeRangeStreamsOverTLS() throws {
+        let server = ServerProcess(name: "shared-tls", clientScheme: "https",
+                                   extraArguments: ["--cert-file", PKI.path("member.pem"), "--key-file", PKI.path("member-key.pem"),
+                                                    "--trusted-ca-file", PKI.path("ca.pem"), "--client-cert-auth"])
+        try server.start()
+        defer { server.stop() }
+        try check(run(Binaries.python, [SharedConnectionTests.script, "localhost:\(server.clientPort)", PKI.path("ca.pem"),
+                                        PKI.path("client.pem"), PKI.path("client-key.pem")]))
+    }
+
+    private func check(_ result: CommandResult) throws {
         #expect(result.status == 0, "\(result.stderr)")
         let outcome = try result.summary(as: Outcome.self)
         #expect(outcome.big_count == 50)

@@ -315,3 +315,73 @@ struct Link {
         #expect(refused.handshake().client == .failed(TLSError("x509: certificate signed by unknown authority")))
     }
 }
+
+/// Hostile bytes never crash a session: random records, and real handshake messages with bytes
+/// flipped, truncated or repeated, end in a refusal (or a wait for more), never in a trap.
+@Suite struct TLSFuzzTests {
+    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test func randomBytesAreRefused() throws {
+        let context = try Fixtures.server()
+        var generator = Generator(state: 1)
+        var refused = 0
+        for round in 0..<500 {
+            let session = try context.makeSession()
+            var bytes = (0..<Int.random(in: 1...600, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            if round % 2 == 0 { bytes[0] = 0x16 }  // looks like a handshake record
+            bytes.withUnsafeBytes { session.feed($0) }
+            switch session.handshake() {
+            case .failed: refused += 1
+            case .needsInput: break
+            case .done: Issue.record("random bytes completed a handshake (round \(round))")
+            }
+        }
+        #expect(refused > 250, "most random inputs are refused outright: \(refused)")
+    }
+
+    @Test func mutatedClientHellosAreRefusedOrWaited() throws {
+        let server = try Fixtures.server()
+        let client = try Fixtures.client()
+        var generator = Generator(state: 2)
+        var outcomes: [String: Int] = [:]
+        for round in 0..<400 {
+            let hello = try client.makeSession(serverName: "localhost")
+            _ = hello.handshake()
+            var bytes = hello.takeOutput()
+            #expect(!bytes.isEmpty)
+            switch round % 4 {
+            case 0:
+                for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+                }
+            case 1:
+                bytes = Array(bytes.prefix(Int.random(in: 1..<bytes.count, using: &generator)))
+            case 2:
+                bytes += bytes
+            default:
+                bytes.insert(contentsOf: (0..<Int.random(in: 1...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) },
+                             at: Int.random(in: 0..<bytes.count, using: &generator))
+            }
+            let session = try server.makeSession()
+            bytes.withUnsafeBytes { session.feed($0) }
+            switch session.handshake() {
+            case .failed: outcomes["failed", default: 0] += 1
+            case .needsInput: outcomes["waiting", default: 0] += 1
+            case .done: outcomes["done", default: 0] += 1
+            }
+            _ = session.takeOutput()
+        }
+        #expect(outcomes["done"] == nil, "\(outcomes)")
+        #expect((outcomes["failed"] ?? 0) > 0 && (outcomes["waiting"] ?? 0) > 0, "\(outcomes)")
+    }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One gRPC connection, two kinds of traffic: a large range (about 50 MB) on one stream while
 small gets run one after another on others, until the range completes. Prints JSON with when
-each finished."""
+each finished. Usage: shared_connection.py HOST:PORT [CA CERT KEY] (the last three for TLS)."""
 import json
 import sys
 import threading
@@ -11,8 +11,11 @@ import etcd3
 
 endpoint = sys.argv[1]
 host, port = endpoint.rsplit(":", 1)
+tls = {}
+if len(sys.argv) == 5:
+    tls = {"ca_cert": sys.argv[2], "cert_cert": sys.argv[3], "cert_key": sys.argv[4]}
 client = etcd3.client(host=host, port=int(port), timeout=60,
-                      grpc_options=[("grpc.max_receive_message_length", -1)])
+                      grpc_options=[("grpc.max_receive_message_length", -1)], **tls)
 value = b"x" * (1 << 20)
 for i in range(50):
     client.put("big/%02d" % i, value)
