@@ -1,6 +1,14 @@
 import Dispatch
 import HTTP2
 
+/// What a server counts about its calls (grpc-go's server metrics).
+public protocol CallObserver: Sendable {
+    func callStarted(_ path: String)
+    func messageReceived(_ path: String)
+    func messageSent(_ path: String)
+    func callFinished(_ path: String, code: GRPCStatus.Code)
+}
+
 /// Maps method paths (`/package.Service/Method`) to handlers.
 public struct Router: Sendable {
     public enum Handler: Sendable {
@@ -16,8 +24,46 @@ public struct Router: Sendable {
     /// Checked before every call is dispatched (a server's interceptor): a status refuses it.
     /// Gets the path, the call and whether it streams.
     public var admission: (@Sendable (String, ServerCall, Bool) -> GRPCStatus?)?
+    /// Counts calls and messages.
+    public var observer: CallObserver?
 
     public init() {}
+
+    /// Starts a call whose headers arrived: the method must exist, admission must allow it,
+    /// the client's deadline is armed, and a streaming handler gets the call now (a unary one
+    /// runs once the request is complete).
+    func start(_ call: ServerCall, method: String, timeout: String?, executor: CallExecutor) {
+        guard method == "POST" else {
+            call.finishOnExecutor(GRPCStatus(.internal, "malformed method \(method)"))
+            return
+        }
+        guard let handler = handlers[call.path] else {
+            call.finishOnExecutor(unknownMethodStatus(call.path))
+            return
+        }
+        observer?.callStarted(call.path)
+        if let admission {
+            let streaming: Bool
+            if case .streaming = handler { streaming = true } else { streaming = false }
+            if let refusal = admission(call.path, call, streaming) {
+                call.finishOnExecutor(refusal)
+                return
+            }
+        }
+        if let timeout, let nanoseconds = GRPCConnection.parseTimeout(timeout) {
+            call.deadline = DispatchTime.now().uptimeNanoseconds &+ nanoseconds
+            call.cancelDeadline = executor.schedule(afterNanoseconds: nanoseconds) { [weak call] in
+                guard let call, !call.isFinished else { return }
+                let delegate = call.delegate
+                call.delegate = nil
+                call.finishOnExecutor(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+                delegate?.cancelled()
+            }
+        }
+        if case .streaming(let start) = handler {
+            call.delegate = start(call)
+        }
+    }
 
     public mutating func register(_ path: String, _ handler: Handler) {
         handlers[path] = handler
@@ -162,42 +208,15 @@ public final class GRPCConnection: HTTP2SessionDelegate {
             plainRequests[stream] = PlainHTTPRequest(method: method, path: path, headers: headers, body: [])
             return
         }
-        let call = ServerCall(path: path, metadata: metadata, stream: stream, executor: executor, connection: self,
-                              maxMessageBytes: configuration.maxReceiveMessageBytes)
+        let call = ServerCall(path: path, metadata: metadata, stream: stream, executor: executor, sink: self,
+                              maxMessageBytes: configuration.maxReceiveMessageBytes, clientCommonName: clientCommonName,
+                              observer: router.observer)
         calls[stream] = call
         if let encoding, encoding != "identity" {
             call.finishOnExecutor(GRPCStatus(.unimplemented, "grpc: Decompressor is not installed for grpc-encoding \"\(encoding)\""))
             return
         }
-        guard method == "POST" else {
-            call.finishOnExecutor(GRPCStatus(.internal, "malformed method \(method)"))
-            return
-        }
-        guard let handler = router.handlers[path] else {
-            call.finishOnExecutor(router.unknownMethodStatus(path))
-            return
-        }
-        if let admission = router.admission {
-            let streaming: Bool
-            if case .streaming = handler { streaming = true } else { streaming = false }
-            if let refusal = admission(path, call, streaming) {
-                call.finishOnExecutor(refusal)
-                return
-            }
-        }
-        if let timeout, let nanoseconds = GRPCConnection.parseTimeout(timeout) {
-            call.deadline = DispatchTime.now().uptimeNanoseconds &+ nanoseconds
-            call.cancelDeadline = executor.schedule(afterNanoseconds: nanoseconds) { [weak call] in
-                guard let call, !call.isFinished else { return }
-                let delegate = call.delegate
-                call.delegate = nil
-                call.finishOnExecutor(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
-                delegate?.cancelled()
-            }
-        }
-        if case .streaming(let start) = handler {
-            call.delegate = start(call)
-        }
+        router.start(call, method: method, timeout: timeout, executor: executor)
     }
 
     public func streamData(_ stream: Int32, _ bytes: UnsafeRawBufferPointer) {
@@ -209,30 +228,14 @@ public final class GRPCConnection: HTTP2SessionDelegate {
         call.deframer.append(bytes)
         do {
             while let message = try call.deframer.next() {
-                deliver(message, to: call)
+                call.receive(message)
                 if call.isFinished { return }
             }
         } catch .tooLarge(let length, let limit) {
-            fail(call, GRPCStatus(.resourceExhausted, "grpc: received message larger than max (\(length) vs. \(limit))"))
+            call.fail(GRPCStatus(.resourceExhausted, "grpc: received message larger than max (\(length) vs. \(limit))"))
         } catch {
-            fail(call, GRPCStatus(.internal, "grpc: compressed flag set with identity or empty encoding"))
+            call.fail(GRPCStatus(.internal, "grpc: compressed flag set with identity or empty encoding"))
         }
-    }
-
-    private func deliver(_ message: [UInt8], to call: ServerCall) {
-        if let delegate = call.delegate {
-            delegate.received(message)
-        } else if call.unaryRequest == nil {
-            call.unaryRequest = message
-        }
-    }
-
-    /// Ends a call because of bad input, telling a streaming handler it is gone.
-    private func fail(_ call: ServerCall, _ status: GRPCStatus) {
-        let delegate = call.delegate
-        call.delegate = nil
-        call.finishOnExecutor(status)
-        delegate?.cancelled()
     }
 
     public func streamEnded(_ stream: Int32) {
@@ -240,22 +243,8 @@ public final class GRPCConnection: HTTP2SessionDelegate {
             servePlain(request, stream: stream)
             return
         }
-        guard let call = calls[stream], !call.isFinished else { return }
-        if let delegate = call.delegate {
-            delegate.receivedEnd()
-            return
-        }
-        guard case .unary(let handle)? = router.handlers[call.path] else { return }
-        if call.deframer.hasPartialMessage {
-            call.finishOnExecutor(GRPCStatus(.internal, "grpc: failed to unmarshal the received message: unexpected EOF"))
-            return
-        }
-        guard let request = call.unaryRequest else {
-            call.finishOnExecutor(GRPCStatus(.internal, "grpc: error while reading request: EOF"))
-            return
-        }
-        call.unaryRequest = nil
-        handle(call, request)
+        guard let call = calls[stream] else { return }
+        call.receiveEnd(router)
     }
 
     public func streamDataSent(_ stream: Int32, count: Int) {
@@ -314,3 +303,25 @@ public final class GRPCConnection: HTTP2SessionDelegate {
 }
 
 extension GRPCConnection: @unchecked Sendable {}
+
+extension GRPCConnection: CallSink {
+    func sendHeaders(_ call: ServerCall) {
+        session.startResponse(call.stream, headers: GRPCConnection.responseHeaders)
+    }
+
+    func sendMessages(_ call: ServerCall, framed: [UInt8]) {
+        session.sendData(call.stream, framed)
+        outputPending()
+    }
+
+    func finish(_ call: ServerCall, status: GRPCStatus) {
+        var trailers = [HeaderField("grpc-status", String(status.code.rawValue))]
+        if !status.message.isEmpty { trailers.append(HeaderField("grpc-message", status.encodedMessage)) }
+        if call.headersSent {
+            session.finish(call.stream, trailers: trailers)
+        } else {
+            session.sendHeadersOnly(call.stream, headers: GRPCConnection.responseHeaders + trailers)
+        }
+        outputPending()
+    }
+}

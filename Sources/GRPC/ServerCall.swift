@@ -18,15 +18,30 @@ public protocol StreamingCallDelegate: AnyObject {
     func cancelled()
 }
 
-/// One RPC on one HTTP/2 stream. Handlers may call `send`, `finish` and `respond` from any
-/// thread; the work hops to the connection's executor.
+/// Where a call's response goes: an HTTP/2 stream (`GRPCConnection`) or an in-process caller
+/// (`LocalCall`). Called on the call's executor.
+protocol CallSink: AnyObject {
+    /// The response headers, once, before the first message.
+    func sendHeaders(_ call: ServerCall)
+    /// One or more length-prefixed messages.
+    func sendMessages(_ call: ServerCall, framed: [UInt8])
+    /// The end of the call.
+    func finish(_ call: ServerCall, status: GRPCStatus)
+}
+
+/// One RPC, on an HTTP/2 stream or in-process. Handlers may call `send`, `finish` and
+/// `respond` from any thread; the work hops to the call's executor.
 public final class ServerCall: @unchecked Sendable {
     public let path: String
     /// Request headers other than the HTTP/2 pseudo-headers.
     public let metadata: [HeaderField]
     let stream: Int32
     public let executor: CallExecutor
-    weak var connection: GRPCConnection?
+    weak var sink: CallSink?
+    /// The common name of the client's verified TLS certificate (etcd's user for
+    /// --client-cert-auth), when the connection has one.
+    public let clientCommonName: String?
+    let observer: CallObserver?
 
     // Confined to the executor.
     var headersSent = false
@@ -40,19 +55,17 @@ public final class ServerCall: @unchecked Sendable {
     /// Bytes handed to `send` that HTTP/2 has not taken yet; readable from any thread.
     private let outstanding = OutstandingBytes()
 
-    init(path: String, metadata: [HeaderField], stream: Int32, executor: CallExecutor,
-         connection: GRPCConnection, maxMessageBytes: Int) {
+    init(path: String, metadata: [HeaderField], stream: Int32, executor: CallExecutor, sink: CallSink,
+         maxMessageBytes: Int, clientCommonName: String?, observer: CallObserver?) {
         self.path = path
         self.metadata = metadata
         self.stream = stream
         self.executor = executor
-        self.connection = connection
+        self.sink = sink
         self.deframer = MessageDeframer(maxMessageBytes: maxMessageBytes)
+        self.clientCommonName = clientCommonName
+        self.observer = observer
     }
-
-    /// The common name of the client's verified TLS certificate (etcd's user for
-    /// --client-cert-auth), when the connection has one.
-    public var clientCommonName: String? { connection?.clientCommonName }
 
     public func metadataValue(_ name: String) -> String? {
         metadata.first { $0.name == name }?.value
@@ -67,16 +80,16 @@ public final class ServerCall: @unchecked Sendable {
     public func sendFramed(_ framed: [UInt8]) {
         outstanding.add(framed.count)
         onExecutor { call in
-            guard !call.isFinished, let connection = call.connection else {
+            guard !call.isFinished, let sink = call.sink else {
                 call.outstanding.add(-framed.count)
                 return
             }
             if !call.headersSent {
                 call.headersSent = true
-                connection.session.startResponse(call.stream, headers: GRPCConnection.responseHeaders)
+                sink.sendHeaders(call)
             }
-            connection.session.sendData(call.stream, framed)
-            connection.outputPending()
+            call.observer?.messageSent(call.path)
+            sink.sendMessages(call, framed: framed)
         }
     }
 
@@ -105,10 +118,11 @@ public final class ServerCall: @unchecked Sendable {
         onExecutor { call in
             switch framed {
             case .success(let framed):
-                guard !call.isFinished, let connection = call.connection else { return }
+                guard !call.isFinished, let sink = call.sink else { return }
                 call.headersSent = true
-                connection.session.startResponse(call.stream, headers: GRPCConnection.responseHeaders)
-                connection.session.sendData(call.stream, framed)
+                sink.sendHeaders(call)
+                call.observer?.messageSent(call.path)
+                sink.sendMessages(call, framed: framed)
                 call.finishOnExecutor(.ok)
             case .failure(let status):
                 call.finishOnExecutor(status)
@@ -130,17 +144,11 @@ public final class ServerCall: @unchecked Sendable {
     }
 
     func finishOnExecutor(_ status: GRPCStatus) {
-        guard !isFinished, let connection else { return }
+        guard !isFinished, let sink else { return }
         isFinished = true
         cancelDeadline?()
-        var trailers = [HeaderField("grpc-status", String(status.code.rawValue))]
-        if !status.message.isEmpty { trailers.append(HeaderField("grpc-message", status.encodedMessage)) }
-        if headersSent {
-            connection.session.finish(stream, trailers: trailers)
-        } else {
-            connection.session.sendHeadersOnly(stream, headers: GRPCConnection.responseHeaders + trailers)
-        }
-        connection.outputPending()
+        observer?.callFinished(path, code: status.code)
+        sink.finish(self, status: status)
     }
 
     /// The stream went away before the server finished.
@@ -149,8 +157,49 @@ public final class ServerCall: @unchecked Sendable {
         guard !isFinished else { return }
         isFinished = true
         cancelDeadline?()
+        observer?.callFinished(path, code: .cancelled)
         let delegate = self.delegate
         self.delegate = nil
+        delegate?.cancelled()
+    }
+
+    // MARK: Requests (on the executor)
+
+    /// A request message arrived.
+    func receive(_ message: [UInt8]) {
+        observer?.messageReceived(path)
+        if let delegate {
+            delegate.received(message)
+        } else if unaryRequest == nil {
+            unaryRequest = message
+        }
+    }
+
+    /// The client half-closed: a streaming call's delegate hears of it, a unary call runs.
+    func receiveEnd(_ router: Router) {
+        guard !isFinished else { return }
+        if let delegate {
+            delegate.receivedEnd()
+            return
+        }
+        guard case .unary(let handle)? = router.handlers[path] else { return }
+        if deframer.hasPartialMessage {
+            finishOnExecutor(GRPCStatus(.internal, "grpc: failed to unmarshal the received message: unexpected EOF"))
+            return
+        }
+        guard let request = unaryRequest else {
+            finishOnExecutor(GRPCStatus(.internal, "grpc: error while reading request: EOF"))
+            return
+        }
+        unaryRequest = nil
+        handle(self, request)
+    }
+
+    /// Ends the call because of bad input, telling a streaming handler it is gone.
+    func fail(_ status: GRPCStatus) {
+        let delegate = self.delegate
+        self.delegate = nil
+        finishOnExecutor(status)
         delegate?.cancelled()
     }
 
