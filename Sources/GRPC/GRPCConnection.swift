@@ -89,20 +89,43 @@ public struct Router: Sendable {
     }
 }
 
-/// A plain (non-gRPC) HTTP request that arrived over HTTP/2.
+/// A plain (non-gRPC) HTTP request, over HTTP/1.1 or HTTP/2.
 public struct PlainHTTPRequest: Sendable {
     public var method: String
     public var path: String
     public var headers: [HeaderField]
     public var body: [UInt8]
+    /// The common name of the client's verified TLS certificate, when it presented one.
+    public var clientCommonName: String?
 
-    public init(method: String, path: String, headers: [HeaderField], body: [UInt8]) {
+    public init(method: String, path: String, headers: [HeaderField], body: [UInt8], clientCommonName: String? = nil) {
         self.method = method
         self.path = path
         self.headers = headers
         self.body = body
+        self.clientCommonName = clientCommonName
+    }
+
+    /// The first value of a header (names are lower case).
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name == name }?.value
     }
 }
+
+/// Where a plain HTTP handler writes its answer, from any thread: a whole response, or a
+/// stream (chunked on HTTP/1.1, DATA frames on HTTP/2) begun with `startStream`, fed with
+/// `write` and ended with `endStream`.
+public protocol PlainHTTPResponder: Sendable {
+    func respond(_ response: PlainHTTPResponse)
+    func startStream(status: Int, headers: [HeaderField])
+    func write(_ bytes: [UInt8])
+    func endStream(trailers: [HeaderField])
+    /// Runs once if the client goes away before the response ended (at once if it already has).
+    func onCancel(_ handler: @escaping @Sendable () -> Void)
+}
+
+/// Serves a plain HTTP request.
+public typealias PlainHTTPHandler = @Sendable (PlainHTTPRequest, PlainHTTPResponder) -> Void
 
 public struct PlainHTTPResponse: Sendable {
     public var status: Int
@@ -121,7 +144,7 @@ public struct GRPCServerConfiguration: Sendable {
     /// Largest request message accepted (grpc-go's MaxRecvMsgSize).
     public var maxReceiveMessageBytes = 4 << 20
     /// Serves HTTP/2 requests that are not gRPC (content-type other than application/grpc).
-    public var plainHTTPHandler: (@Sendable (PlainHTTPRequest, @escaping @Sendable (PlainHTTPResponse) -> Void) -> Void)?
+    public var plainHTTPHandler: PlainHTTPHandler?
 
     public init() {}
 }
@@ -134,6 +157,8 @@ public final class GRPCConnection: HTTP2SessionDelegate {
     let configuration: GRPCServerConfiguration
     private var calls: [Int32: ServerCall] = [:]
     private var plainRequests: [Int32: PlainHTTPRequest] = [:]
+    /// Plain responses still being written, by stream.
+    private var plainResponders: [Int32: HTTP2PlainResponder] = [:]
     private let onOutputPending: () -> Void
     private var outputScheduled = false
 
@@ -180,6 +205,9 @@ public final class GRPCConnection: HTTP2SessionDelegate {
         let open = calls.values
         calls.removeAll()
         for call in open { call.cancelOnExecutor() }
+        let responders = plainResponders.values
+        plainResponders.removeAll()
+        for responder in responders { responder.closed() }
     }
 
     func outputPending() {
@@ -205,7 +233,8 @@ public final class GRPCConnection: HTTP2SessionDelegate {
             }
         }
         guard contentType.hasPrefix("application/grpc") else {
-            plainRequests[stream] = PlainHTTPRequest(method: method, path: path, headers: headers, body: [])
+            plainRequests[stream] = PlainHTTPRequest(method: method, path: path, headers: headers, body: [],
+                                                     clientCommonName: clientCommonName)
             return
         }
         let call = ServerCall(path: path, metadata: metadata, stream: stream, executor: executor, sink: self,
@@ -253,6 +282,7 @@ public final class GRPCConnection: HTTP2SessionDelegate {
 
     public func streamClosed(_ stream: Int32, errorCode: UInt32) {
         plainRequests[stream] = nil
+        plainResponders.removeValue(forKey: stream)?.closed()
         guard let call = calls.removeValue(forKey: stream) else { return }
         call.cancelOnExecutor()
     }
@@ -263,24 +293,22 @@ public final class GRPCConnection: HTTP2SessionDelegate {
             outputPending()
             return
         }
-        let executor = self.executor
-        handler(request) { [weak self] response in
-            let connection = self
-            let respond: @Sendable () -> Void = {
-                guard let self = connection else { return }
-                var headers = [HeaderField(":status", String(response.status))] + response.headers
-                if response.body.isEmpty {
-                    self.session.sendHeadersOnly(stream, headers: headers)
-                } else {
-                    headers.append(HeaderField("content-length", String(response.body.count)))
-                    self.session.startResponse(stream, headers: headers)
-                    self.session.sendData(stream, response.body)
-                    self.session.finish(stream, trailers: nil)
-                }
-                self.outputPending()
-            }
-            if executor.inExecutor { respond() } else { executor.execute(respond) }
+        let responder = HTTP2PlainResponder(connection: self, stream: stream)
+        plainResponders[stream] = responder
+        handler(request, responder)
+    }
+
+    /// Runs on the executor, for a responder.
+    fileprivate func plain(_ stream: Int32, _ work: @escaping @Sendable (GRPCConnection) -> Void) {
+        let body: @Sendable () -> Void = { [weak self] in
+            guard let self else { return }
+            work(self)
         }
+        if executor.inExecutor { body() } else { executor.execute(body) }
+    }
+
+    fileprivate func plainEnded(_ stream: Int32) {
+        plainResponders[stream] = nil
     }
 
     /// Parses a `grpc-timeout` value (up to 8 digits and a unit) into nanoseconds.
@@ -323,5 +351,84 @@ extension GRPCConnection: CallSink {
             session.sendHeadersOnly(call.stream, headers: GRPCConnection.responseHeaders + trailers)
         }
         outputPending()
+    }
+}
+
+/// A plain response on an HTTP/2 stream.
+final class HTTP2PlainResponder: PlainHTTPResponder, @unchecked Sendable {
+    private weak var connection: GRPCConnection?
+    private let stream: Int32
+    // Confined to the connection's executor.
+    private var ended = false
+    private var cancelled = false
+    private var cancelHandlers: [@Sendable () -> Void] = []
+
+    init(connection: GRPCConnection, stream: Int32) {
+        self.connection = connection
+        self.stream = stream
+    }
+
+    func respond(_ response: PlainHTTPResponse) {
+        let stream = self.stream
+        connection?.plain(stream) { [self] connection in
+            guard !ended, !cancelled else { return }
+            ended = true
+            var headers = [HeaderField(":status", String(response.status))] + response.headers
+            if response.body.isEmpty {
+                connection.session.sendHeadersOnly(stream, headers: headers)
+            } else {
+                headers.append(HeaderField("content-length", String(response.body.count)))
+                connection.session.startResponse(stream, headers: headers)
+                connection.session.sendData(stream, response.body)
+                connection.session.finish(stream, trailers: nil)
+            }
+            connection.plainEnded(stream)
+            connection.outputPending()
+        }
+    }
+
+    func startStream(status: Int, headers: [HeaderField]) {
+        let stream = self.stream
+        connection?.plain(stream) { [self] connection in
+            guard !ended, !cancelled else { return }
+            connection.session.startResponse(stream, headers: [HeaderField(":status", String(status))] + headers)
+            connection.outputPending()
+        }
+    }
+
+    func write(_ bytes: [UInt8]) {
+        let stream = self.stream
+        connection?.plain(stream) { [self] connection in
+            guard !ended, !cancelled else { return }
+            connection.session.sendData(stream, bytes)
+            connection.outputPending()
+        }
+    }
+
+    func endStream(trailers: [HeaderField]) {
+        let stream = self.stream
+        connection?.plain(stream) { [self] connection in
+            guard !ended, !cancelled else { return }
+            ended = true
+            connection.session.finish(stream, trailers: trailers.isEmpty ? nil : trailers)
+            connection.plainEnded(stream)
+            connection.outputPending()
+        }
+    }
+
+    func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        guard let connection else { return handler() }
+        connection.plain(stream) { [self] _ in
+            if cancelled { handler() } else { cancelHandlers.append(handler) }
+        }
+    }
+
+    /// The stream closed (reset or the connection went away).
+    func closed() {
+        guard !ended, !cancelled else { return }
+        cancelled = true
+        let handlers = cancelHandlers
+        cancelHandlers = []
+        for handler in handlers { handler() }
     }
 }

@@ -113,6 +113,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private func startHTTP1(context: ChannelHandlerContext, initial: ByteBuffer) {
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let connection = HTTP1Connection(handler: httpHandler, eventLoop: context.eventLoop,
+                                         clientCommonName: clientCommonName,
                                          write: { bytes, close in loopBound.value.writeHTTP1(bytes, close: close) })
         state = .http1(connection)
         connection.receive(initial)

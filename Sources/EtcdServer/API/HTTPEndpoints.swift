@@ -14,7 +14,8 @@ struct HTTPEndpoints: Sendable {
     let pendingProposals: @Sendable () -> Int
     let config: ServerConfig
 
-    func handle(_ request: PlainHTTPRequest, _ respond: @escaping @Sendable (PlainHTTPResponse) -> Void) {
+    func handle(_ request: PlainHTTPRequest, _ responder: PlainHTTPResponder) {
+        let respond: @Sendable (PlainHTTPResponse) -> Void = { responder.respond($0) }
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
         switch path {
         case "/health":

@@ -37,8 +37,8 @@ struct ServiceSet {
         let endpoints = HTTPEndpoints(consensus: member, membership: member.membership, alarms: member.alarms,
                                       barrier: member.reads, store: member.store, metrics: member.metrics,
                                       pendingProposals: { [registry = member.registry] in registry.count }, config: config)
-        grpc.plainHTTPHandler = { request, respond in endpoints.handle(request, respond) }
+        grpc.plainHTTPHandler = { request, responder in endpoints.handle(request, responder) }
         self.grpc = grpc
-        self.http = { request, respond in endpoints.handle(request, respond) }
+        self.http = { request, responder in endpoints.handle(request, responder) }
     }
 }
