@@ -18,6 +18,8 @@ let package = Package(
         // Wire formats.
         .target(name: "ProtoWire"),
         .target(name: "EtcdProto", dependencies: ["ProtoWire"]),
+        // Protobuf messages as the grpc-gateway writes them in JSON, driven by a schema.
+        .target(name: "ProtoJSON", dependencies: ["ProtoWire"]),
 
         // Thin safe layers over the C libraries.
         .target(name: "LMDB", dependencies: ["CLMDB"]),
@@ -63,7 +65,7 @@ let package = Package(
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
             "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire", "Lease", "Watch",
-            "Raft", "Peer", "ServerLog", "TLS",
+            "Raft", "Peer", "ServerLog", "TLS", "ProtoJSON",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
@@ -78,6 +80,7 @@ let package = Package(
 
         // Tests mirror the modules.
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire"]),
+        .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "ProtoWire"]),
         // libprotobuf-c as an independent oracle for the Swift codecs (scripts/gen-proto-oracle.sh).
         .target(
             name: "CProtoOracle",
