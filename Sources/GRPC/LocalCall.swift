@@ -1,4 +1,6 @@
+import Dispatch
 import HTTP2
+import Synchronization
 
 /// A call made in-process, as etcd's JSON gateway makes its calls to its own gRPC server: the
 /// same router, admission, deadlines and handlers as a call over HTTP/2, with the messages
@@ -83,5 +85,38 @@ public final class LocalCall: CallSink, @unchecked Sendable {
     func finish(_ call: ServerCall, status: GRPCStatus) {
         onFinish(status)
         release()
+    }
+}
+
+/// A flag a scheduled task checks before it runs.
+private final class CancelFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isCancelled: Bool { flag.load(ordering: .acquiring) }
+    func cancel() { flag.store(true, ordering: .releasing) }
+}
+
+/// Runs a call's work on a serial dispatch queue (for in-process calls, which have no
+/// connection thread of their own).
+public final class SerialQueueExecutor: CallExecutor, @unchecked Sendable {
+    private let queue: DispatchQueue
+    private let key = DispatchSpecificKey<ObjectIdentifier>()
+
+    public init(label: String) {
+        queue = DispatchQueue(label: label)
+        queue.setSpecific(key: key, value: ObjectIdentifier(self))
+    }
+
+    public var inExecutor: Bool { DispatchQueue.getSpecific(key: key) == ObjectIdentifier(self) }
+
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        queue.async(execute: work)
+    }
+
+    public func schedule(afterNanoseconds delay: UInt64, _ work: @escaping @Sendable () -> Void) -> @Sendable () -> Void {
+        let box = CancelFlag()
+        queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: delay))) {
+            if !box.isCancelled { work() }
+        }
+        return { box.cancel() }
     }
 }

@@ -9,6 +9,7 @@ struct ServiceSet {
     let router: Router
     let grpc: GRPCServerConfiguration
     let http: HTTPHandler
+    let endpoints: HTTPEndpoints
 
     init(member: RaftMember, hub: WatchHub, config: ServerConfig) {
         let headers = member.headers
@@ -34,9 +35,13 @@ struct ServiceSet {
         var grpc = GRPCServerConfiguration()
         grpc.http2.maxConcurrentStreams = config.maxConcurrentStreams
         grpc.maxReceiveMessageBytes = Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes
+        let gateway = config.enableGRPCGateway
+            ? JSONGateway(router: router, maxConcurrentStreams: config.maxConcurrentStreams) : nil
         let endpoints = HTTPEndpoints(consensus: member, membership: member.membership, alarms: member.alarms,
                                       barrier: member.reads, store: member.store, metrics: member.metrics,
-                                      pendingProposals: { [registry = member.registry] in registry.count }, config: config)
+                                      pendingProposals: { [registry = member.registry] in registry.count }, config: config,
+                                      gateway: gateway)
+        self.endpoints = endpoints
         grpc.plainHTTPHandler = { request, responder in endpoints.handle(request, responder) }
         self.grpc = grpc
         self.http = { request, responder in endpoints.handle(request, responder) }

@@ -42,6 +42,8 @@ public struct ServerConfig: Sendable {
     public var cipherSuites: [String] = []
     /// The peer port skips checking a client certificate's names against the remote address.
     public var peerSkipClientSANVerification = false
+    /// Origins allowed by CORS ("*": any).
+    public var corsOrigins: [String] = ["*"]
 
     public static let defaultQuotaBytes: Int64 = 2 << 30
     /// etcd's gRPC receive limit is the request limit plus this much.
@@ -143,7 +145,7 @@ enum EtcdFlags {
         def("peer-cert-allowed-hostname", .string, "", .supported, "Allowed TLS hostname for inter peer authentication."),
         def("cipher-suites", .strings, "", .supported, "Comma-separated list of supported TLS cipher suites between client/server and peers."),
         def("experimental-peer-skip-client-san-verification", .bool, "false", .supported, "Skip verification of SAN field in client certificate for peer connections."),
-        def("cors", .strings, "*", .noEffect, "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing."),
+        def("cors", .strings, "*", .supported, "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing."),
         def("host-whitelist", .strings, "*", .noEffect, "Acceptable hostnames from HTTP client requests, if server is not secure."),
         // auth
         def("auth-token", .string, "simple", .unsupported, "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
@@ -333,6 +335,7 @@ extension ServerConfig {
         config.peerAutoTLS = flag("peer-auto-tls")
         config.cipherSuites = (values["cipher-suites"] ?? "").split(separator: ",").map(String.init)
         config.peerSkipClientSANVerification = flag("experimental-peer-skip-client-san-verification")
+        config.corsOrigins = (values["cors"] ?? "*").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         config.enableGRPCGateway = values["enable-grpc-gateway"].flatMap(FlagParser.parseBool) ?? true
         if let interval = values["experimental-watch-progress-notify-interval"].flatMap(GoDuration.parse), interval > 0 {
             // As etcd: values below 100 ms are raised to it; 0 keeps the 10-minute default.

@@ -55,6 +55,8 @@ final class ServerMetrics: @unchecked Sendable {
     private let lock = NSLock()
     private var leaderChanges: UInt64 = 0
     private var proposalsFailed: UInt64 = 0
+    private var healthSuccesses: UInt64 = 0
+    private var healthFailures: UInt64 = 0
     private var peerSent: [String: UInt64] = [:]
     private var peerReceived: [String: UInt64] = [:]
     private var peerRoundTrip: [String: Histogram] = [:]
@@ -66,6 +68,12 @@ final class ServerMetrics: @unchecked Sendable {
     }
 
     func proposalFailed() { lock.withLock { proposalsFailed += 1 } }
+
+    func healthChecked(healthy: Bool) {
+        lock.withLock {
+            if healthy { healthSuccesses += 1 } else { healthFailures += 1 }
+        }
+    }
 
     func sent(_ bytes: Int, to peer: String) { lock.withLock { peerSent[peer, default: 0] += UInt64(bytes) } }
 
@@ -102,8 +110,8 @@ final class ServerMetrics: @unchecked Sendable {
             lines.append("# TYPE \(name) \(type)")
             for (labels, value) in values { lines.append(labels.isEmpty ? "\(name) \(value)" : "\(name){\(labels)} \(value)") }
         }
-        let (changes, failed, sent, received, rtt) = lock.withLock {
-            (leaderChanges, proposalsFailed, peerSent, peerReceived, peerRoundTrip)
+        let (changes, failed, sent, received, rtt, healthy, unhealthy) = lock.withLock {
+            (leaderChanges, proposalsFailed, peerSent, peerReceived, peerRoundTrip, healthSuccesses, healthFailures)
         }
         metric("etcd_debugging_mvcc_current_revision", "gauge", "The current revision of store.", [("", "\(state.currentRevision)")])
         walFsync.render("etcd_disk_wal_fsync_duration_seconds", help: "The latency distributions of fsync called by WAL.", into: &lines)
@@ -131,6 +139,8 @@ final class ServerMetrics: @unchecked Sendable {
         }
         metric("etcd_server_has_leader", "gauge", "Whether or not a leader exists. 1 is existence, 0 is not.",
                [("", state.hasLeader ? "1" : "0")])
+        metric("etcd_server_health_failures", "counter", "The total number of failed health checks", [("", "\(unhealthy)")])
+        metric("etcd_server_health_success", "counter", "The total number of successful health checks", [("", "\(healthy)")])
         metric("etcd_server_is_leader", "gauge", "Whether or not this member is a leader. 1 if is, 0 otherwise.",
                [("", state.isLeader ? "1" : "0")])
         metric("etcd_server_is_learner", "gauge", "Whether or not this member is a learner. 1 if is, 0 otherwise.",
