@@ -56,8 +56,10 @@ public struct Router: Sendable {
                 guard let call, !call.isFinished else { return }
                 let delegate = call.delegate
                 call.delegate = nil
+                let cancel = call.cancelHandler
                 call.finishOnExecutor(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
                 delegate?.cancelled()
+                cancel?()
             }
         }
         if case .streaming(let start) = handler {

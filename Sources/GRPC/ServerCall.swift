@@ -48,6 +48,8 @@ public final class ServerCall: @unchecked Sendable {
     var isFinished = false
     var delegate: StreamingCallDelegate?
     var cancelDeadline: (@Sendable () -> Void)?
+    /// Runs when the client goes away or its deadline passes before the server finished.
+    var cancelHandler: (@Sendable () -> Void)?
     /// When the client's deadline (`grpc-timeout`) passes, in monotonic nanoseconds.
     public internal(set) var deadline: UInt64?
     var unaryRequest: [UInt8]?
@@ -136,6 +138,15 @@ public final class ServerCall: @unchecked Sendable {
 
     func dataSent(_ count: Int) { outstanding.add(-count) }
 
+    /// Runs `handler` if the call is cancelled (the client leaves, its deadline passes) before
+    /// the server finishes it: unary handlers that wait use it to stop waiting.
+    public func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        onExecutor { call in
+            if call.isFinished { return }
+            call.cancelHandler = handler
+        }
+    }
+
     /// Attaches the delegate of a streaming call; must run on the executor (handlers do it
     /// from the streaming-handler factory, which runs there).
     public func setDelegate(_ delegate: StreamingCallDelegate) {
@@ -146,6 +157,7 @@ public final class ServerCall: @unchecked Sendable {
     func finishOnExecutor(_ status: GRPCStatus) {
         guard !isFinished, let sink else { return }
         isFinished = true
+        cancelHandler = nil
         cancelDeadline?()
         observer?.callFinished(path, code: status.code)
         sink.finish(self, status: status)
@@ -161,6 +173,13 @@ public final class ServerCall: @unchecked Sendable {
         let delegate = self.delegate
         self.delegate = nil
         delegate?.cancelled()
+        runCancelHandler()
+    }
+
+    func runCancelHandler() {
+        let handler = cancelHandler
+        cancelHandler = nil
+        handler?()
     }
 
     // MARK: Requests (on the executor)

@@ -6,7 +6,7 @@ import Testing
 @Suite struct GatewayDifferentialTests {
     static let script = Binaries.script("gateway_requests.py")
 
-    @Test(arguments: ["kv", "errors", "lease", "cluster", "watch", "basic"])
+    @Test(arguments: ["kv", "errors", "lease", "cluster", "watch", "lock", "basic"])
     func gatewayAnswersAsEtcdDoes(_ group: String) throws {
         let outputs = try Differential.withServers(name: "gw-\(group)") { theirs, ours -> (String, String) in
             func transcript(_ server: ServerProcess) throws -> String {

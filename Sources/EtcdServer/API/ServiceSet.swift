@@ -28,8 +28,11 @@ struct ServiceSet {
                      quota: quota).register(into: &router)
         WatchService(headers: headers, hub: hub,
                      maxResponseBytes: Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes).register(into: &router)
+        let internalClient = InternalClient()
+        LockAndElectionServices(recipes: ConcurrencyRecipes(client: internalClient)).register(into: &router)
         let admission = member.admission
         router.admission = { path, call, streaming in admission.admit(path: path, call: call, streaming: streaming) }
+        internalClient.bind(router)
         self.router = router
 
         var grpc = GRPCServerConfiguration()

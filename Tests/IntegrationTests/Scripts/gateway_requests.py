@@ -163,6 +163,47 @@ def watch():
     stream("/v3/watch", 'garbage', 0.5)
 
 
+def lock():
+    import base64
+    b64 = lambda text: base64.b64encode(text.encode()).decode()
+    request("POST", "/v3/lease/grant", '{"TTL":60,"ID":1001}')
+    request("POST", "/v3/lease/grant", '{"TTL":60,"ID":1002}')
+    request("POST", "/v3/lock/lock", '{"name":"%s","lease":1001}' % b64("mylock"))
+    request("POST", "/v3/lock/lock", '{"name":"%s","lease":"1001"}' % b64("mylock"))
+    request("POST", "/v3/lock/lock", '{"name":"%s","lease":12345}' % b64("other"))
+    request("POST", "/v3/lock/unlock", '{"key":"%s"}' % b64("none"))
+    request("POST", "/v3/lock/unlock", '{}')
+    request("POST", "/v3/election/leader", '{"name":"%s"}' % b64("elec"))
+    campaign = json.loads(request("POST", "/v3/election/campaign",
+                                  '{"name":"%s","lease":1002,"value":"%s"}' % (b64("elec"), b64("v1"))))
+    leader = campaign["leader"]
+    request("POST", "/v3/election/leader", '{"name":"%s"}' % b64("elec"))
+    request("POST", "/v3beta/election/proclaim", json.dumps({"leader": leader, "value": b64("v2")}))
+    request("POST", "/v3/election/proclaim", '{"value":"%s"}' % b64("v2"))
+    request("POST", "/v3/election/resign", '{}')
+    wrong = dict(leader, rev="1")
+    request("POST", "/v3/election/proclaim", json.dumps({"leader": wrong, "value": b64("v3")}))
+    request("POST", "/v3/election/resign", json.dumps({"leader": wrong}))
+    stream("/v3/election/observe", '{"name":"%s"}' % b64("elec"), 1.5,
+           after=lambda: request("POST", "/v3/election/proclaim", json.dumps({"leader": leader, "value": b64("v4")}),
+                                 label="(during observe)"))
+    request("POST", "/v3/election/resign", json.dumps({"leader": leader}))
+    request("POST", "/v3/election/leader", '{"name":"%s"}' % b64("elec"))
+    stream("/v3/election/observe", '{"name":"%s"}' % b64("quiet"), 0.5)
+    # A second contender waits until the holder unlocks; it answers at the unlock's revision.
+    import threading
+    waiter = {}
+    thread = threading.Thread(target=lambda: waiter.update(
+        body=request("POST", "/v3/lock/lock", '{"name":"%s","lease":1002}' % b64("mylock"), label="(waiter)")))
+    thread.start()
+    time.sleep(0.7)
+    print("waiter done before unlock: %s" % ("body" in waiter))
+    request("POST", "/v3/lock/unlock", '{"key":"%s"}' % b64("mylock/3e9"))
+    thread.join(10)
+    print("waiter done after unlock: %s" % ("body" in waiter))
+    request("POST", "/v3/kv/range", '{"key":"%s","range_end":"%s"}' % (b64("elec/"), b64("elec0")))
+
+
 def basic():
     request("GET", "/health")
     request("HEAD", "/health")
@@ -172,7 +213,7 @@ def basic():
     request("POST", "/version")
 
 
-groups = {"kv": kv, "errors": errors, "lease": lease, "cluster": cluster, "watch": watch, "basic": basic}
+groups = {"kv": kv, "errors": errors, "lease": lease, "cluster": cluster, "watch": watch, "lock": lock, "basic": basic}
 for name, run in groups.items():
     if group in ("all", name):
         run()
