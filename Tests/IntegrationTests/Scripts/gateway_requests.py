@@ -15,7 +15,7 @@ SHOWN = ["content-type", "grpc-metadata-content-type", "trailer", "allow", "loca
          "access-control-allow-origin"]
 
 
-def request(method, path, body=None, headers=None, label=None):
+def request(method, path, body=None, headers=None, label=None, out=None):
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     headers = dict(headers or {})
     if body is not None and "Content-Type" not in headers:
@@ -23,13 +23,17 @@ def request(method, path, body=None, headers=None, label=None):
     connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     data = response.read()
-    print("== %s %s %s" % (method, path, label or (body if isinstance(body, str) else "")))
-    print("status %d" % response.status)
+    lines = ["== %s %s %s" % (method, path, label or (body if isinstance(body, str) else "")),
+             "status %d" % response.status]
     for name in SHOWN:
         value = response.getheader(name)
         if value is not None:
-            print("%s: %s" % (name, value))
-    print("body %r" % data)
+            lines.append("%s: %s" % (name, value))
+    lines.append("body %r" % data)
+    if out is None:
+        print("\n".join(lines))
+    else:
+        out.extend(lines)
     connection.close()
     return data
 
@@ -193,14 +197,17 @@ def lock():
     # A second contender waits until the holder unlocks; it answers at the unlock's revision.
     import threading
     waiter = {}
+    waiter_lines = []
     thread = threading.Thread(target=lambda: waiter.update(
-        body=request("POST", "/v3/lock/lock", '{"name":"%s","lease":1002}' % b64("mylock"), label="(waiter)")))
+        body=request("POST", "/v3/lock/lock", '{"name":"%s","lease":1002}' % b64("mylock"), label="(waiter)",
+                     out=waiter_lines)))
     thread.start()
     time.sleep(0.7)
     print("waiter done before unlock: %s" % ("body" in waiter))
     request("POST", "/v3/lock/unlock", '{"key":"%s"}' % b64("mylock/3e9"))
     thread.join(10)
     print("waiter done after unlock: %s" % ("body" in waiter))
+    print("\n".join(waiter_lines))
     request("POST", "/v3/kv/range", '{"key":"%s","range_end":"%s"}' % (b64("elec/"), b64("elec0")))
 
 
