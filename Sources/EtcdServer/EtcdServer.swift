@@ -118,6 +118,19 @@ public final class EtcdServer: @unchecked Sendable {
                                                          configuration: services.grpc, router: services.router,
                                                          httpHandler: services.http, tls: serving))
             }
+            // The metrics port: /metrics and /health over HTTP, with the client port's TLS and,
+            // like etcd's, a check of client certificates' names against the caller's address.
+            for urls in groupedByAddress(config.listenMetricsURLs) {
+                let endpoints = services.endpoints
+                var metricsGRPC = GRPCServerConfiguration()
+                metricsGRPC.plainHTTPHandler = { request, responder in endpoints.handleMetricsPort(request, responder) }
+                let serving = tls.serving(tls.metrics, urls: urls, logRejections: tls.logsClientRejections, logger: logger)
+                listeners.append(try await Listener.bind(urls[0].listenAddress, group: group, configuration: metricsGRPC,
+                                                         router: Router(), httpHandler: metricsGRPC.plainHTTPHandler!,
+                                                         tls: serving))
+                logger.info("serving metrics", ["address": urls[0].text], text: "listening for metrics on \(urls[0].text)",
+                            package: "embed")
+            }
         } catch {
             for server in peerServers { await server.shutdown() }
             for listener in listeners { await listener.shutdown() }
@@ -131,6 +144,7 @@ public final class EtcdServer: @unchecked Sendable {
                                         clusterID: parts.clusterID, name: config.name,
                                         clientURLs: config.advertiseClientURLs.map(\.text))
         let leaseExpiry = LeaseExpiry(lessor: parts.lessor, isLeader: { parts.isLeader }) { id, completion in
+            parts.metrics.leases.expire()
             parts.proposer.propose({ request in
                 var revoke = LeaseRevokeRequest()
                 revoke.id = id

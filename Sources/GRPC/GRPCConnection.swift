@@ -4,8 +4,8 @@ import HTTP2
 /// What a server counts about its calls (grpc-go's server metrics).
 public protocol CallObserver: Sendable {
     func callStarted(_ path: String)
-    func messageReceived(_ path: String)
-    func messageSent(_ path: String)
+    func messageReceived(_ path: String, bytes: Int)
+    func messageSent(_ path: String, bytes: Int)
     func callFinished(_ path: String, code: GRPCStatus.Code)
 }
 
@@ -66,6 +66,9 @@ public struct Router: Sendable {
             call.delegate = start(call)
         }
     }
+
+    /// Every registered method path.
+    public var paths: [String] { Array(handlers.keys) }
 
     public mutating func register(_ path: String, _ handler: Handler) {
         handlers[path] = handler

@@ -90,7 +90,7 @@ public final class ServerCall: @unchecked Sendable {
                 call.headersSent = true
                 sink.sendHeaders(call)
             }
-            call.observer?.messageSent(call.path)
+            call.observer?.messageSent(call.path, bytes: max(framed.count - MessageFraming.prefixSize, 0))
             sink.sendMessages(call, framed: framed)
         }
     }
@@ -123,7 +123,7 @@ public final class ServerCall: @unchecked Sendable {
                 guard !call.isFinished, let sink = call.sink else { return }
                 call.headersSent = true
                 sink.sendHeaders(call)
-                call.observer?.messageSent(call.path)
+                call.observer?.messageSent(call.path, bytes: max(framed.count - MessageFraming.prefixSize, 0))
                 sink.sendMessages(call, framed: framed)
                 call.finishOnExecutor(.ok)
             case .failure(let status):
@@ -186,7 +186,7 @@ public final class ServerCall: @unchecked Sendable {
 
     /// A request message arrived.
     func receive(_ message: [UInt8]) {
-        observer?.messageReceived(path)
+        observer?.messageReceived(path, bytes: message.count)
         if let delegate {
             delegate.received(message)
         } else if unaryRequest == nil {

@@ -127,6 +127,11 @@ public final class WatchHub: @unchecked Sendable {
         wakeCatchUp()
     }
 
+    /// Watchers, and the streams (sinks) they belong to.
+    public var totals: (watchers: Int, streams: Int) {
+        lock.withLock { (watchers.count, Set(watchers.keys.map(\.sink)).count) }
+    }
+
     public var counts: (synced: Int, unsynced: Int) {
         lock.withLock { (watchers.count - unsynced.count, unsynced.count) }
     }

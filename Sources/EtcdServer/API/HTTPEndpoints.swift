@@ -19,6 +19,7 @@ struct HTTPEndpoints: Sendable {
     let config: ServerConfig
     /// nil with --enable-grpc-gateway=false.
     let gateway: JSONGateway?
+    let watchTotals: @Sendable () -> (watchers: Int, streams: Int)
 
     func handle(_ request: PlainHTTPRequest, _ responder: PlainHTTPResponder) {
         let responder = CORSResponder(inner: responder, headers: corsHeaders(origin: request.header("origin")))
@@ -135,12 +136,17 @@ struct HTTPEndpoints: Sendable {
     }
 
     private func metricsText() -> String {
-        let revision = (try? store.read { try $0.currentRevision() }) ?? 0
+        let (revision, compacted) = (try? store.read { (try $0.currentRevision(), try $0.compactRevision()) }) ?? (0, -1)
+        let watch = watchTotals()
+        let clusterVersion = membership.clusterVersion.map { $0.split(separator: ".").prefix(2).joined(separator: ".") }
         let state = ServerMetrics.Snapshot(
-            hasLeader: consensus.leader != 0, isLeader: consensus.isLeader, committedIndex: consensus.committedIndex,
+            memberID: consensus.memberID, hasLeader: consensus.leader != 0, isLeader: consensus.isLeader,
+            committedIndex: consensus.committedIndex,
             appliedIndex: consensus.appliedIndex, pendingProposals: pendingProposals(), currentRevision: revision,
+            compactRevision: compacted,
             dbSize: MaintenanceService.fileSize(config.backendPath), dbSizeInUse: store.environment.usedBytes(),
-            quotaBytes: config.effectiveQuotaBytes, isLearner: consensus.isLearner)
+            quotaBytes: config.effectiveQuotaBytes, isLearner: consensus.isLearner, clusterVersion: clusterVersion,
+            watchStreams: watch.streams, watchers: watch.watchers)
         return metrics.render(state)
     }
 }

@@ -67,10 +67,13 @@ struct LeaseService {
 /// The lessor of this member answering for itself: the leader's (or a lone member's).
 struct LocalLeaseKeeper: LeaseKeeper {
     let lessor: Lessor
+    var counters: LeaseCounters?
 
     func renew(_ id: Int64, _ done: @escaping @Sendable (Result<Int64?, EtcdError>) -> Void) {
         switch lessor.renew(id) {
-        case .renewed(let ttl): done(.success(ttl))
+        case .renewed(let ttl):
+            counters?.renew()
+            done(.success(ttl))
         case .notFound: done(.success(0))
         case .expired: done(.success(nil))
         }

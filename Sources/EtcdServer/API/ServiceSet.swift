@@ -14,7 +14,7 @@ struct ServiceSet {
     init(member: RaftMember, hub: WatchHub, config: ServerConfig) {
         let headers = member.headers
         let quota = BackendQuota(store: member.store, quotaBytes: config.effectiveQuotaBytes)
-        let keys = KeySpace(store: member.store, semantics: KVSemantics(leases: member.leases))
+        let keys = KeySpace(store: member.store, semantics: KVSemantics(leases: member.leases, counters: member.metrics.mvcc))
         var router = Router()
         KVService(headers: headers, proposer: member.proposer, barrier: member.reads, keys: keys, quota: quota,
                   compactor: member.compactor, maxTxnOps: Int(clamping: config.maxTxnOps),
@@ -33,6 +33,9 @@ struct ServiceSet {
         let admission = member.admission
         router.admission = { path, call, streaming in admission.admit(path: path, call: call, streaming: streaming) }
         internalClient.bind(router)
+        // Series for every method, before any call (Lock and Election appear once called).
+        member.metrics.grpc.preregister(router.paths.filter { !$0.hasPrefix("/v3lockpb.") && !$0.hasPrefix("/v3electionpb.") })
+        router.observer = member.metrics.grpc
         self.router = router
 
         var grpc = GRPCServerConfiguration()
@@ -43,7 +46,7 @@ struct ServiceSet {
         let endpoints = HTTPEndpoints(consensus: member, membership: member.membership, alarms: member.alarms,
                                       barrier: member.reads, store: member.store, metrics: member.metrics,
                                       pendingProposals: { [registry = member.registry] in registry.count }, config: config,
-                                      gateway: gateway)
+                                      gateway: gateway, watchTotals: { hub.totals })
         self.endpoints = endpoints
         grpc.plainHTTPHandler = { request, responder in endpoints.handle(request, responder) }
         self.grpc = grpc

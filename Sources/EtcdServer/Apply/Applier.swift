@@ -56,15 +56,17 @@ final class Applier: @unchecked Sendable {
     let leases: LeaseStore
     let alarms: AlarmTable
     let localID: UInt64
+    let metrics: ServerMetrics?
 
     init(store: KVStore, membership: ClusterMembership, leases: LeaseStore, alarms: AlarmTable, localID: UInt64,
-         logger: Logger) {
+         metrics: ServerMetrics? = nil, logger: Logger) {
         self.store = store
         self.membership = membership
         self.leases = leases
         self.alarms = alarms
         self.localID = localID
-        self.semantics = KVSemantics(leases: leases)
+        self.semantics = KVSemantics(leases: leases, counters: metrics?.mvcc)
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -122,6 +124,7 @@ final class Applier: @unchecked Sendable {
                     return EntryOutcome(result: .failure(error.etcdError))
                 }
                 try batch.putLease(StoredLease(id: grant.id, ttlSeconds: ttl))
+                metrics?.leases.grant()
                 var response = LeaseGrantResponse()
                 response.header = ResponseHeader(revision: try batch.reader.currentRevision())
                 response.id = grant.id
@@ -137,8 +140,13 @@ final class Applier: @unchecked Sendable {
                     return EntryOutcome(result: .failure(error.etcdError))
                 }
                 try batch.deleteLease(revoke.id)
+                metrics?.leases.revoke()
+                let counters = metrics?.mvcc
                 return try transaction(in: batch) { writer -> ApplyResult in
-                    for key in keys { try writer.deleteRange(.single(key)) }
+                    for key in keys {
+                        counters?.delete(keys: try writer.deleteRange(.single(key)).count)
+                    }
+                    if keys.count > 1 { counters?.transaction() }
                     var response = LeaseRevokeResponse()
                     response.header = ResponseHeader(revision: writer.currentRevision)
                     return .success(.leaseRevoke(response))

@@ -56,10 +56,18 @@ func etcdError(_ error: Error) -> EtcdError {
 /// etcd's KV request semantics over a `KVView`, shared by plain requests and txn operations.
 struct KVSemantics {
     let leases: LeaseLookup
+    /// Where executed operations are counted (etcd_mvcc_*); nil counts nothing.
+    var counters: MVCCCounters?
+
+    init(leases: LeaseLookup, counters: MVCCCounters? = nil) {
+        self.leases = leases
+        self.counters = counters
+    }
 
     // MARK: Range
 
     func range(_ request: RangeRequest, in view: some KVView) throws(EtcdError) -> RangeResponse {
+        counters?.range()
         // The limit goes down to the store only when nothing reorders or drops results after
         // it; then one extra key tells whether there are more.
         let pushDown = request.sortOrderRaw == RangeRequest.SortOrder.unsorted.rawValue && !request.filtersRevisions
@@ -140,6 +148,7 @@ struct KVSemantics {
             if request.ignoreLease { lease = existing.lease }
         }
         let previous = try view.put(key: request.key, value: value, lease: lease)
+        counters?.put(bytes: request.key.count + value.count, newKey: previous == nil)
         var response = PutResponse()
         response.header = ResponseHeader(revision: view.currentRevision)
         if request.prevKV { response.prevKV = previous }
@@ -148,6 +157,7 @@ struct KVSemantics {
 
     func deleteRange(_ request: DeleteRangeRequest, in view: inout some KVView) throws -> DeleteRangeResponse {
         let deleted = try view.deleteRange(KeyRange(key: request.key, rangeEnd: request.rangeEnd))
+        counters?.delete(keys: deleted.count)
         var response = DeleteRangeResponse()
         response.header = ResponseHeader(revision: view.currentRevision)
         response.deleted = Int64(deleted.count)
@@ -284,7 +294,25 @@ struct KVSemantics {
         }
         // Nested txn responses carry an all-zero header, as etcd's do.
         response.header = ResponseHeader(revision: topLevel ? view.currentRevision : 0)
+        if topLevel && KVSemantics.operationCount(request, path: path) > 1 { counters?.transaction() }
         return response
+    }
+
+    /// Operations a txn runs on its chosen branches, nested ones included.
+    static func operationCount(_ request: TxnRequest, path: Path) -> Int {
+        var count = 0
+        var nested = path.nested.makeIterator()
+        for op in path.succeeded ? request.success : request.failure {
+            switch op.request {
+            case .requestTxn(let inner)?:
+                if let innerPath = nested.next() { count += operationCount(inner, path: innerPath) }
+            case nil:
+                break
+            default:
+                count += 1
+            }
+        }
+        return count
     }
 
     /// Read-only means only ranges in both top-level branches (decided by shape, not by the

@@ -53,7 +53,9 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
                  alarms: AlarmTable, lessor: Lessor, leases: LeaseStore, application: ServerApplication,
                  registry: ProposalRegistry, ids: RequestIDGenerator, host: RaftHost, transport: RaftTransport,
                  gateway: PeerGateway, proposer: RaftProposer, reads: LinearizableReads, forwarding: LeaderForwarding,
-                 compactor: Compactor, peerClient: PeerHTTPClient, logger: Logger, requestTimeoutNanoseconds: UInt64) {
+                 compactor: Compactor, peerClient: PeerHTTPClient, metrics: ServerMetrics, logger: Logger,
+                 requestTimeoutNanoseconds: UInt64) {
+        self.metrics = metrics
         self.memberID = memberID
         self.clusterID = clusterID
         self.config = config
@@ -109,8 +111,10 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
 
         let registry = ProposalRegistry()
         let ids = RequestIDGenerator(memberID: started.memberID)
+        let metrics = ServerMetrics()
+        metrics.mvcc.setKeys(RaftMember.liveKeys(store))
         let applier = Applier(store: store, membership: membership, leases: leases, alarms: alarms,
-                              localID: started.memberID, logger: logger)
+                              localID: started.memberID, metrics: metrics, logger: logger)
         let application = try ServerApplication(store: store, applier: applier, registry: registry, logger: logger)
         let identity = PeerIdentity(localID: started.memberID, clusterID: started.clusterID,
                                     peerURLs: config.initialAdvertisePeerURLs.map(\.text))
@@ -148,13 +152,13 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         application.backgroundWork = { compactor.step() }
 
         var member: RaftMember!
-        let forwarding = LeaderForwarding(local: LocalLeaseKeeper(lessor: lessor), consensus: ConsensusProxy { member },
+        let forwarding = LeaderForwarding(local: LocalLeaseKeeper(lessor: lessor, counters: metrics.leases), consensus: ConsensusProxy { member },
                                           membership: membership, client: peerClient, timeoutNanoseconds: requestTimeout)
         member = RaftMember(memberID: started.memberID, clusterID: started.clusterID, config: config, store: store,
                             membership: membership, alarms: alarms, lessor: lessor, leases: leases, application: application,
                             registry: registry, ids: ids, host: host, transport: transport, gateway: gateway,
                             proposer: proposer, reads: reads, forwarding: forwarding, compactor: compactor,
-                            peerClient: peerClient, logger: logger, requestTimeoutNanoseconds: requestTimeout)
+                            peerClient: peerClient, metrics: metrics, logger: logger, requestTimeoutNanoseconds: requestTimeout)
         member.wire(knownPeers: started.knownPeers)
         return member
     }
@@ -271,7 +275,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         onFirstCommitInTerm?()
     }
 
-    let metrics = ServerMetrics()
+    let metrics: ServerMetrics
 
     // MARK: ConsensusStatus
 
@@ -369,8 +373,14 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         try alarms.load(from: store)
         try leases.restore(from: store, extraNanoseconds: electionNanoseconds)
         if !isLeader { lessor.demote() }
+        metrics.mvcc.setKeys(RaftMember.liveKeys(store))
         onSnapshotInstalled?()
         logger.info("applied snapshot", ["applied-index": index], package: "etcdserver")
+    }
+
+    /// How many keys the store holds now (counted once at start-up and after a snapshot).
+    static func liveKeys(_ store: KVStore) -> Int {
+        (try? store.read { try $0.range(.from([]), options: RangeOptions(countOnly: true)).count }) ?? 0
     }
 
     static func installSnapshotDatabase(index: UInt64, directory: String, store: KVStore) throws {

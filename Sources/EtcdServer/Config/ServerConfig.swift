@@ -42,6 +42,8 @@ public struct ServerConfig: Sendable {
     public var cipherSuites: [String] = []
     /// The peer port skips checking a client certificate's names against the remote address.
     public var peerSkipClientSANVerification = false
+    /// Extra listeners serving /metrics and /health only.
+    public var listenMetricsURLs: [URLList.Parsed] = []
     /// Origins allowed by CORS ("*": any).
     public var corsOrigins: [String] = ["*"]
 
@@ -154,7 +156,7 @@ enum EtcdFlags {
         // profiling and monitoring
         def("enable-pprof", .bool, "false", .unsupported, "Enable runtime profiling data via HTTP server."),
         def("metrics", .choice(["basic", "extensive"]), "basic", .noEffect, "Set level of detail for exported metrics."),
-        def("listen-metrics-urls", .urls, "", .unsupported, "List of URLs to listen on for the metrics and health endpoints."),
+        def("listen-metrics-urls", .urls, "", .supported, "List of URLs to listen on for the metrics and health endpoints."),
         // logging
         def("logger", .choice(["zap", "capnslog"]), "capnslog", .supported, "Specify 'zap' for structured logging or 'capnslog'."),
         def("log-outputs", .strings, "default", .supported, "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd."),
@@ -335,6 +337,9 @@ extension ServerConfig {
         config.peerAutoTLS = flag("peer-auto-tls")
         config.cipherSuites = (values["cipher-suites"] ?? "").split(separator: ",").map(String.init)
         config.peerSkipClientSANVerification = flag("experimental-peer-skip-client-san-verification")
+        if let metrics = values["listen-metrics-urls"], !metrics.isEmpty {
+            config.listenMetricsURLs = try urls("listen-metrics-urls", default: "")
+        }
         config.corsOrigins = (values["cors"] ?? "*").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         config.enableGRPCGateway = values["enable-grpc-gateway"].flatMap(FlagParser.parseBool) ?? true
         if let interval = values["experimental-watch-progress-notify-interval"].flatMap(GoDuration.parse), interval > 0 {

@@ -39,6 +39,8 @@ public struct TLSInfo: Sendable, Equatable {
 struct ServerTLS: Sendable {
     /// Serves https client URLs; nil when every client URL is plain.
     let client: TLSContext?
+    /// Serves https metrics URLs (the client TLS settings, with the address check).
+    let metrics: TLSContext?
     /// Serves https peer URLs; nil when every peer URL is plain.
     let peerServer: TLSContext?
     /// Dials https peer URLs.
@@ -103,6 +105,10 @@ struct ServerTLS: Sendable {
 
         let peerServing = config.listenPeerURLs.contains(where: \.isTLS)
         let clientServing = config.listenClientURLs.contains(where: \.isTLS)
+        let metricsServing = config.listenMetricsURLs.contains(where: \.isTLS)
+        if metricsServing && client.info.isEmpty {
+            throw TLSError("TLS key/cert (--cert-file, --key-file) must be provided for metrics url with HTTPS scheme")
+        }
         if clientServing && !CipherSuites.satisfiesHTTP2(config.cipherSuites) {
             throw TLSError("http2: TLSConfig.CipherSuites is missing an HTTP/2-required AES_128_GCM_SHA256 cipher (need at least one of TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 or TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)")
         }
@@ -110,6 +116,10 @@ struct ServerTLS: Sendable {
             client: clientServing
                 ? try context(.server, client.info, auto: client.auto, ciphers: config.cipherSuites,
                               applicationProtocols: ["h2", "http/1.1"], checkClientAddress: false)
+                : nil,
+            metrics: metricsServing
+                ? try context(.server, client.info, auto: client.auto, ciphers: config.cipherSuites,
+                              applicationProtocols: ["h2", "http/1.1"], checkClientAddress: true)
                 : nil,
             peerServer: peerServing
                 ? try context(.server, peer.info, auto: peer.auto, ciphers: config.cipherSuites,
