@@ -7,8 +7,8 @@ import Testing
 final class CountingObserver: CallObserver, @unchecked Sendable {
     let events = Mutex<[String]>([])
     func callStarted(_ path: String) { events.withLock { $0.append("started \(path)") } }
-    func messageReceived(_ path: String) { events.withLock { $0.append("received \(path)") } }
-    func messageSent(_ path: String) { events.withLock { $0.append("sent \(path)") } }
+    func messageReceived(_ path: String, bytes: Int) { events.withLock { $0.append("received \(path)") } }
+    func messageSent(_ path: String, bytes: Int) { events.withLock { $0.append("sent \(path)") } }
     func callFinished(_ path: String, code: GRPCStatus.Code) { events.withLock { $0.append("finished \(path) \(code.rawValue)") } }
 }
 
