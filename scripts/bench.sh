@@ -10,6 +10,9 @@
 #   shared-50mb one connection: small gets while a 50 MiB range streams beside them (their latency)
 #   expiry      100 leases of the minimum TTL expire beside 20 busy writers: how late each key's
 #               DELETE reaches a watcher after its lease's expiry
+#   tls-put-1, tls-put-100, tls-get
+#               put-1, put-100 and 100 clients' linearizable gets over client mTLS (cfssl
+#               certificates, as Tests/IntegrationTests/Scripts/make_pki.sh makes them)
 # and on a 3-member cluster of each (clients on the leader unless said):
 #   c3-put-1    one client, sequential puts
 #   c3-put-100  100 clients over 10 connections
@@ -48,6 +51,25 @@ start_server() { # binary dir
   done
   echo "server $1 did not start" >&2; cat "$2/log" >&2; exit 1
 }
+# TLS workloads: cfssl certificates for 127.0.0.1, client certificates required.
+pki=$work/pki
+tls_flags() { echo "--cert-file $pki/member.pem --key-file $pki/member-key.pem --trusted-ca-file $pki/ca.pem --client-cert-auth"; }
+start_tls_server() { # binary dir
+  [ -f "$pki/client.pem" ] || "$here/Tests/IntegrationTests/Scripts/make_pki.sh" "$pki" >/dev/null
+  rm -rf "$2"; mkdir -p "$2"
+  # shellcheck disable=SC2046
+  "$1" --data-dir "$2/data" --listen-client-urls "https://127.0.0.1:$port" --advertise-client-urls "https://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$((port+1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port+1))" \
+    --initial-cluster "default=http://127.0.0.1:$((port+1))" $(tls_flags) >"$2/log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -s --cacert "$pki/ca.pem" --cert "$pki/client.pem" --key "$pki/client-key.pem" \
+      "https://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server $1 did not start" >&2; cat "$2/log" >&2; exit 1
+}
+tls_client() { echo "-cacert $pki/ca.pem -cert $pki/client.pem -key $pki/client-key.pem"; }
 server_pid=""
 stop_server() { [ -n "$server_pid" ] || return 0; kill $server_pid 2>/dev/null || true; wait $server_pid 2>/dev/null || true; server_pid=""; }
 trap stop_server EXIT
@@ -90,6 +112,7 @@ measure() { # binary workload -> requests per second (and latency JSON in $work)
   local binary=$1 workload=$2 out leader="" followers="" everyone=""
   case $workload in
     c3-*) start_cluster "$binary" "$work/cluster" ;;
+    tls-*) start_tls_server "$binary" "$work/server" ;;
     *)    start_server "$binary" "$work/server" ;;
   esac
   case $workload in
@@ -100,6 +123,12 @@ measure() { # binary workload -> requests per second (and latency JSON in $work)
     c3-get-s)   out=$("$tool" -op get-serializable -endpoint "$everyone" -clients 100 -conns 12 -total "$C3_TOTAL" -key-space-size 1000) ;;
     c3-watch)   out=$("$watchtool" -endpoint "${followers%%,*}" -writer-endpoint "$leader" -mode fanout -watchers 100 -streams 1 -puts 2000) ;;
     put-1)     out=$("$tool" -endpoint "127.0.0.1:$port" -clients 1 -conns 1 -total "$PUT1_TOTAL") ;;
+    # shellcheck disable=SC2046
+    tls-put-1)   out=$("$tool" $(tls_client) -endpoint "127.0.0.1:$port" -clients 1 -conns 1 -total "$PUT1_TOTAL") ;;
+    # shellcheck disable=SC2046
+    tls-put-100) out=$("$tool" $(tls_client) -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
+    # shellcheck disable=SC2046
+    tls-get)     out=$("$tool" $(tls_client) -op get -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 1000) ;;
     put-100)   out=$("$tool" -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
     watch-100) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode fanout -watchers 100 -streams 1 -puts 2000) ;;
     keepalive) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode keepalive -leases 100 -clients 10 -duration 5s) ;;
@@ -123,7 +152,7 @@ median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 : >"$work/raw.jsonl"
 printf '%-12s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
-for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry c3-put-1 c3-put-100 c3-txn c3-get-l c3-get-s c3-watch}; do
+for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry tls-put-1 tls-put-100 tls-get c3-put-1 c3-put-100 c3-txn c3-get-l c3-get-s c3-watch}; do
   ref_runs=(); our_runs=(); ref_lat=""; our_lat=""
   for _ in $(seq "$ROUNDS"); do
     r=$(measure "$reference" $workload); ref_runs+=("${r%% *}"); ref_lat="${r#* }"

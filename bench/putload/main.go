@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
+	"go.etcd.io/etcd/pkg/transport"
 )
 
 func main() {
@@ -30,12 +31,27 @@ func main() {
 	keySize := flag.Int("key-size", 8, "key size in bytes")
 	valSize := flag.Int("val-size", 256, "value size in bytes")
 	keySpace := flag.Int("key-space-size", 1, "number of distinct keys")
+	cacert := flag.String("cacert", "", "CA certificate: connect with TLS")
+	cert := flag.String("cert", "", "client certificate (with -cacert)")
+	key := flag.String("key", "", "client key (with -cacert)")
 	flag.Parse()
+
+	config := clientv3.Config{DialTimeout: 5 * time.Second}
+	if *cacert != "" {
+		info := transport.TLSInfo{CertFile: *cert, KeyFile: *key, TrustedCAFile: *cacert}
+		tlsConfig, err := info.ClientConfig()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		config.TLS = tlsConfig
+	}
 
 	endpoints := strings.Split(*endpoint, ",")
 	cs := make([]*clientv3.Client, *conns)
 	for i := range cs {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoints[i%len(endpoints)]}, DialTimeout: 5 * time.Second})
+		config.Endpoints = []string{endpoints[i%len(endpoints)]}
+		c, err := clientv3.New(config)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
