@@ -45,7 +45,7 @@ import Testing
         let cluster = TestCluster(size: 3)
         try cluster.start()
         defer { cluster.stop() }
-        let seconds = 14.0
+        let seconds = 18.0
         var writers: [(Process, Pipe)] = []
         for (index, member) in cluster.members.enumerated() {
             let writer = Process()
@@ -72,14 +72,14 @@ import Testing
         var killedLeader = false
         let end = Date().addingTimeInterval(seconds - 3)
         while Date() < end {
-            usleep(UInt32.random(in: 1_000_000...2_000_000, using: &generator))
+            usleep(UInt32.random(in: 500_000...1_500_000, using: &generator))
             // Every other time, the leader.
             let leader = cluster.waitForLeader(timeout: 5)
             let victim = (kills % 2 == 0 ? leader : nil) ?? Int.random(in: 0..<3, using: &generator)
             killedLeader = killedLeader || victim == leader
             cluster.members[victim].kill9()
             kills += 1
-            usleep(UInt32.random(in: 300_000...1_500_000, using: &generator))
+            usleep(UInt32.random(in: 200_000...1_000_000, using: &generator))
             try cluster.members[victim].start(timeout: 30)
         }
         for (writer, _) in writers { writer.waitUntilExit() }
