@@ -66,7 +66,8 @@ public final class PeerHTTPClient: Sendable {
                     if address.isTLS {
                         guard let tls else { throw PeerHTTPError.badURL("https://\(address)") }
                         let session = try tls.makeSession(serverName: address.host)
-                        try channel.pipeline.syncOperations.addHandler(TLSHandler(session: session, isClient: true))
+                        try channel.pipeline.syncOperations.addHandler(
+                            TLSHandler(session: session, isClient: true, handshakeQueue: TLSHandler.sharedHandshakeQueue))
                     }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try handlers(channel.pipeline.syncOperations)

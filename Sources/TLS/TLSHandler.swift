@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 
 /// Fired inbound once the handshake, and a server's after-handshake checks, succeeded.
@@ -50,14 +51,32 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
     private var pendingFlush = false
     private var timeout: Scheduled<Void>?
     private var started = false
+    /// Where handshake steps run (signing and verifying are TLS's expensive part); nil runs
+    /// them on the event loop.
+    private let handshakeQueue: DispatchQueue?
+    /// A handshake step is running on the queue: the session belongs to it until it is done.
+    private var stepInFlight = false
+    /// Bytes that arrived during a step, fed once it is done.
+    private var pendingInput: [ByteBuffer] = []
+    /// Work that touches the session, waiting for the step in flight.
+    private var afterStep: [() -> Void] = []
 
-    public init(session: TLSSession, isClient: Bool, handshakeTimeout: TimeAmount? = nil,
+    /// A queue shared by servers' and dialers' handshakes.
+    public static let sharedHandshakeQueue = DispatchQueue(label: "tls-handshakes", qos: .userInitiated, attributes: .concurrent)
+
+    public init(session: TLSSession, isClient: Bool, handshakeTimeout: TimeAmount? = nil, handshakeQueue: DispatchQueue? = nil,
                 afterHandshake: Check? = nil, onFailure: FailureReport? = nil) {
         self.session = session
         self.isClient = isClient
         self.handshakeTimeout = handshakeTimeout
+        self.handshakeQueue = handshakeQueue
         self.afterHandshake = afterHandshake
         self.onFailure = onFailure
+    }
+
+    /// Runs `work` now, or once the handshake step in flight is done.
+    private func whenSessionIdle(_ work: @escaping () -> Void) {
+        if stepInFlight { afterStep.append(work) } else { work() }
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -79,7 +98,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
                 guard case .handshaking = handler.state else { return }
                 let local = context.channel.localAddress.map(describe) ?? "?"
                 let remote = context.channel.remoteAddress.map(describe) ?? "?"
-                handler.fail(TLSError("read tcp \(local)->\(remote): i/o timeout"), context: context)
+                handler.whenSessionIdle {
+                    handler.fail(TLSError("read tcp \(local)->\(remote): i/o timeout"), context: context)
+                }
             }
         }
         if isClient { advanceHandshake(context: context) }
@@ -90,6 +111,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .closed = state else {
             let buffer = unwrapInboundIn(data)
+            if stepInFlight {
+                pendingInput.append(buffer)
+                return
+            }
             buffer.withUnsafeReadableBytes { session.feed($0) }
             switch state {
             case .handshaking: advanceHandshake(context: context)
@@ -101,7 +126,46 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
     }
 
     private func advanceHandshake(context: ChannelHandlerContext) {
-        switch session.handshake() {
+        let remote = context.channel.remoteAddress
+        guard let handshakeQueue else {
+            let progress = session.handshake()
+            return handshakeStepDone(progress, check: progress == .done ? afterHandshake?(session, remote) : nil,
+                                     context: context)
+        }
+        stepInFlight = true
+        let session = self.session
+        let afterHandshake = self.afterHandshake
+        let eventLoop = context.eventLoop
+        let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+        handshakeQueue.async {
+            let progress = session.handshake()
+            // The after-handshake checks (a CRL read, a DNS lookup) stay off the event loop too.
+            let check = progress == .done ? afterHandshake?(session, remote) : nil
+            eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.stepInFlight = false
+                let waiting = handler.afterStep
+                handler.afterStep = []
+                if case .closed = handler.state {
+                    for work in waiting { work() }
+                    return
+                }
+                // Bytes that arrived meanwhile belong after this step's.
+                let input = handler.pendingInput
+                handler.pendingInput = []
+                for buffer in input { buffer.withUnsafeReadableBytes { session.feed($0) } }
+                handler.handshakeStepDone(progress, check: check, context: context)
+                // Input that arrived during the step may be what the next one needs.
+                if case .needsInput = progress, !input.isEmpty, case .handshaking = handler.state {
+                    handler.advanceHandshake(context: context)
+                }
+                for work in waiting { work() }
+            }
+        }
+    }
+
+    private func handshakeStepDone(_ progress: TLSSession.HandshakeProgress, check: TLSError?, context: ChannelHandlerContext) {
+        switch progress {
         case .needsInput:
             writeCiphertext(context: context, promise: nil, flush: true)
         case .failed(let error):
@@ -110,7 +174,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
             fail(error, context: context, certificate: session.verificationFailure == nil ? nil : session.rejectedCertificate)
         case .done:
             writeCiphertext(context: context, promise: nil, flush: true)
-            if let error = afterHandshake?(session, context.channel.remoteAddress) {
+            if let error = check {
                 session.shutdown()
                 writeCiphertext(context: context, promise: nil, flush: true)
                 fail(error, context: context, certificate: session.peerCertificate)
@@ -164,7 +228,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler, @u
         timeout?.cancel()
         if case .handshaking = state, started {
             state = .closed
-            report(TLSError("EOF"), context: context)
+            whenSessionIdle { [self] in report(TLSError("EOF"), context: context) }
         }
         state = .closed
         let writes = pendingWrites

@@ -34,6 +34,7 @@ public struct TLSServing: Sendable {
             let session = try context.makeSession()
             let context = self.context
             return TLSHandler(session: session, isClient: false, handshakeTimeout: handshakeTimeout,
+                              handshakeQueue: TLSHandler.sharedHandshakeQueue,
                               afterHandshake: { session, remote in
                                   context.checkAfterHandshake(session, remoteAddress: remote?.ipAddress)
                               },

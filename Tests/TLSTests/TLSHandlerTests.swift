@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import NIOCore
 import NIOEmbedded
 import Synchronization
@@ -39,13 +41,14 @@ struct ChannelPair {
     let failures = Failures()
 
     init(client clientContext: TLSContext, server serverContext: TLSContext,
-         check: TLSHandler.Check? = nil) throws {
+         check: TLSHandler.Check? = nil, queue: DispatchQueue? = nil) throws {
         let failures = self.failures
         try client.pipeline.syncOperations.addHandlers([
-            TLSHandler(session: clientContext.makeSession(serverName: "localhost"), isClient: true), clientCollector,
+            TLSHandler(session: clientContext.makeSession(serverName: "localhost"), isClient: true, handshakeQueue: queue),
+            clientCollector,
         ])
         try server.pipeline.syncOperations.addHandlers([
-            TLSHandler(session: serverContext.makeSession(), isClient: false, afterHandshake: check,
+            TLSHandler(session: serverContext.makeSession(), isClient: false, handshakeQueue: queue, afterHandshake: check,
                        onFailure: { rejection in failures.list.withLock { $0.append(rejection.error.description) } }),
             serverCollector,
         ])
@@ -53,9 +56,13 @@ struct ChannelPair {
         try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
     }
 
-    /// Moves bytes both ways until both sides are quiet.
+    /// Moves bytes both ways until both sides are quiet (handshake steps offloaded to a queue
+    /// come back through the event loops, which run here too).
     func pump() throws {
-        for _ in 0..<50 {
+        var quiet = 0
+        for _ in 0..<2000 {
+            client.embeddedEventLoop.run()
+            server.embeddedEventLoop.run()
             var moved = false
             while let bytes = try client.readOutbound(as: ByteBuffer.self) {
                 moved = true
@@ -65,7 +72,13 @@ struct ChannelPair {
                 moved = true
                 if client.isActive { try client.writeInbound(bytes) }
             }
-            if !moved { return }
+            if moved {
+                quiet = 0
+            } else {
+                quiet += 1
+                if quiet > 20 { return }
+                usleep(1000)
+            }
         }
     }
 }
@@ -89,6 +102,24 @@ struct ChannelPair {
         pair.client.close(promise: nil)
         try pair.pump()
         #expect(!pair.server.isActive)
+    }
+
+    @Test func handshakesOffTheEventLoopCarryTheSameData() throws {
+        let queue = DispatchQueue(label: "test-handshakes", attributes: .concurrent)
+        let pair = try ChannelPair(client: Fixtures.client(), server: Fixtures.server(), queue: queue)
+        let early = pair.client.writeAndFlush(ByteBuffer(string: "early bytes"))
+        try pair.pump()
+        try early.wait()
+        #expect(pair.serverCollector.received == Array("early bytes".utf8))
+        #expect(pair.serverCollector.established?.peerCertificate?.commonName == "client1")
+        try pair.server.writeAndFlush(ByteBuffer(string: "reply")).wait()
+        try pair.pump()
+        #expect(pair.clientCollector.received == Array("reply".utf8))
+
+        let refused = try ChannelPair(client: Fixtures.client(nil), server: Fixtures.server(), queue: queue)
+        try refused.pump()
+        #expect(refused.failures.all == ["tls: client didn't provide a certificate"])
+        #expect(!refused.server.isActive)
     }
 
     @Test func aRefusedHandshakeIsReportedOnceAndCloses() throws {
