@@ -6,6 +6,8 @@ SWIFT ?= swift
 REFERENCE_DIR := .build/reference
 REFERENCE_ETCD := $(REFERENCE_DIR)/usr/bin/etcd
 SEEDS ?= 1000
+# Seconds the test run may take once built; a hang past it fails the run and names the test.
+TEST_LIMIT ?= 1500
 
 .PHONY: all deps test-deps go-tools build run test reference conformance bench simulate clean
 
@@ -41,7 +43,7 @@ test: test-deps reference go-tools build
 	$(SWIFT) build --build-tests
 	ETCD_BINARY=$(CURDIR)/.build/debug/etcd REFERENCE_ETCD=$(CURDIR)/$(REFERENCE_ETCD) \
 		ETCD_RELEASE_BINARY=$(CURDIR)/.build/release/etcd GO_TOOLS=$(CURDIR)/$(GO_TOOLS) \
-		$(SWIFT) test --skip-build
+		SWIFT=$(SWIFT) scripts/run-tests.sh $(TEST_LIMIT)
 
 # etcd 3.4's own end-to-end suite against our server and the stock etcdctl (long; not in CI).
 conformance: build
