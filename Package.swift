@@ -54,9 +54,10 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
-        // Storage.
-        .target(name: "WAL", dependencies: ["Raft"]),
-        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL"]),
+        // Storage. CRC-32C serves the WAL's records and etcd's HashKV.
+        .target(name: "Checksum"),
+        .target(name: "WAL", dependencies: ["Raft", "Checksum"]),
+        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL", "Checksum"]),
         // Leases: TTLs, expiry, attached keys; no I/O, an injected clock.
         .target(name: "Lease"),
         // Watchers: committed changes fanned out, laggards caught up from the store.
@@ -89,7 +90,7 @@ let package = Package(
         ),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
-        .testTarget(name: "WALTests", dependencies: ["WAL", "Raft"]),
+        .testTarget(name: "WALTests", dependencies: ["WAL", "Raft", "Checksum"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "NIOEmbedded", package: "swift-nio"),
                                                     .product(name: "NIOPosix", package: "swift-nio")],

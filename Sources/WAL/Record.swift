@@ -1,3 +1,4 @@
+import Checksum
 import Raft
 
 /// On-disk record format (all integers little-endian):

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Raft
 import Testing
 @testable import WAL
@@ -48,6 +49,7 @@ import Testing
     func sameAnswersAsMemoryStorage(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let segmentSize = 4096
         let cacheBytes = 300
         var wal = try WAL.create(in: dir, metadata: [7], segmentSize: segmentSize, cacheBytes: cacheBytes)
@@ -106,6 +108,7 @@ import Testing
     /// crash) starts the log after the store; later entries follow on across another restart.
     @Test func startAfterAStoreAheadOfTheLog() throws {
         let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [])
         try wal.save(entries: (1...3).map { Entry(term: 1, index: $0, data: [1]) }, hardState: HardState(term: 1, commit: 3), sync: true)
         let (reopened, _) = try WAL.open(in: dir)
@@ -123,6 +126,7 @@ import Testing
     /// no longer holds: refused.
     @Test func startBeforeTheLogIsRefused() throws {
         let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [])
         try wal.save(entries: (1...5).map { Entry(term: 1, index: $0) }, hardState: nil, sync: true)
         try wal.markSnapshot(index: 4, term: 1)

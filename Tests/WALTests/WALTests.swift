@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
+import Checksum
 import Testing
 import Raft
 @testable import WAL
@@ -34,6 +36,7 @@ private extension WAL {
 
     @Test func recoversWhatWasWritten() throws {
         let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [1, 2, 3], segmentSize: 1 << 16)
         try wal.append(entries: (1...10).map { entry($0) }, hardState: HardState(term: 1, vote: 1, commit: 10))
         try wal.sync()
@@ -51,6 +54,7 @@ private extension WAL {
 
     @Test func cutsSegmentsAndReleasesOldOnes() throws {
         let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [9], segmentSize: 4096)
         let payload = String(repeating: "x", count: 500)
         for i in 1...40 { try wal.append(entries: [entry(UInt64(i), payload)]) }
@@ -73,6 +77,7 @@ private extension WAL {
 
     @Test func laterEntriesReplaceConflictingSuffix() throws {
         let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [])
         try wal.append(entries: [entry(1), entry(2), entry(3)])
         try wal.append(entries: [entry(2, term: 2, "new2")])
@@ -83,6 +88,7 @@ private extension WAL {
 
     @Test func snapshotMarkDropsCoveredEntries() throws {
         let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [])
         try wal.append(entries: (1...5).map { entry($0) })
         try wal.markSnapshot(index: 3, term: 1)
@@ -96,6 +102,7 @@ private extension WAL {
     /// record before it, and new writes are not confused by the torn bytes.
     @Test func tornTailIsCutAtEveryByte() throws {
         let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [], segmentSize: 1 << 16)
         try wal.append(entries: [entry(1), entry(2)])
         try wal.sync()
@@ -125,6 +132,7 @@ private extension WAL {
 
     @Test func damageBeforeTheLastSegmentFailsToOpen() throws {
         let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let wal = try WAL.create(in: dir, metadata: [], segmentSize: 4096)
         for i in 1...20 { try wal.append(entries: [entry(UInt64(i), String(repeating: "d", count: 400))]) }
         try wal.sync()

@@ -1,9 +1,10 @@
 import EtcdProto
 import Foundation
 import GRPC
+import MVCC
 
-/// etcdserverpb.Maintenance: status, alarms (through the log, so every member lists the same)
-/// and leadership transfer.
+/// etcdserverpb.Maintenance: status, alarms (through the log, so every member lists the same),
+/// leadership transfer and the key history hash.
 struct MaintenanceService {
     let headers: HeaderSource
     let consensus: ConsensusStatus
@@ -12,6 +13,9 @@ struct MaintenanceService {
     let alarms: AlarmTable
     let backendPath: String
     let backendInUse: @Sendable () -> Int
+    /// HashKV over the local store (every member answers for itself, as in etcd).
+    let store: KVStore
+    let readQueue: DispatchQueue
     static let serverVersion = "3.4.23"
 
     func register(into router: inout Router) {
@@ -26,6 +30,17 @@ struct MaintenanceService {
                 case .success(.alarm(let response)): responder.succeed(response)
                 case .failure(let error): responder.fail(error)
                 case .success: responder.fail(GRPCStatus(.internal, "etcdserver: unexpected response type"))
+                }
+            }
+        }
+        router.unary("/etcdserverpb.Maintenance/HashKV", HashKVRequest.self) { request, responder in
+            service.readQueue.async {
+                do {
+                    let hashed = try service.store.read { try $0.hashKV(revision: request.revision) }
+                    responder.succeed(HashKVResponse(header: service.headers.header(revision: hashed.currentRevision),
+                                                     hash: hashed.hash, compactRevision: hashed.compactRevision))
+                } catch {
+                    responder.fail(etcdError(error))
                 }
             }
         }

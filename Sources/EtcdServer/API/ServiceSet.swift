@@ -22,7 +22,8 @@ struct ServiceSet {
         let store = member.store
         MaintenanceService(headers: headers, consensus: member, proposer: member.proposer, transfer: member,
                            alarms: member.alarms, backendPath: config.backendPath,
-                           backendInUse: { store.environment.usedBytes() }).register(into: &router)
+                           backendInUse: { store.environment.usedBytes() }, store: store,
+                           readQueue: keys.readQueue).register(into: &router)
         member.clusterService.register(into: &router)
         LeaseService(headers: headers, proposer: member.proposer, keeper: member.forwarding, lessor: member.lessor,
                      quota: quota).register(into: &router)

@@ -89,10 +89,21 @@ enum Ports {
     }
 }
 
+/// A fresh directory under this test run's own root, which is removed when the run exits:
+/// data dirs hold 64 MB WAL files, and a leaking run fills a disk.
 func temporaryDirectory(_ label: String) -> String {
-    var template = Array("/tmp/etcd-it-\(label)-XXXXXX".utf8CString)
+    var template = Array("\(TestRunRoot.path)/\(label)-XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed") }
     return String(cString: made)
+}
+
+enum TestRunRoot {
+    static let path: String = {
+        var template = Array("/tmp/etcd-it-run-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed") }
+        atexit { try? FileManager.default.removeItem(atPath: TestRunRoot.path) }
+        return String(cString: made)
+    }()
 }
 
 /// A server process (ours or the reference) on loopback, with its stderr captured to a file.
@@ -118,6 +129,9 @@ final class ServerProcess: @unchecked Sendable {
     let logPath: String
     /// Where in the log the current start began.
     private var logOffset = 0
+    /// Temporary directories this server made (its log, and its data dir unless given one),
+    /// removed with it: test runs leave no 64 MB WAL files behind.
+    private let ownedDirectories: [String]
 
     /// `clientPort` (peers on the next port) is picked free unless given: a differential test
     /// runs the reference and ours on the same ports, so both report the same IDs.
@@ -132,12 +146,15 @@ final class ServerProcess: @unchecked Sendable {
         self.clientScheme = clientScheme
         self.peerScheme = peerScheme
         self.etcdctlFlags = etcdctlFlags
-        self.dataDir = dataDir ?? temporaryDirectory("data") + "/\(name).etcd"
+        let dataParent = dataDir == nil ? temporaryDirectory("data") : nil
+        self.dataDir = dataDir ?? (dataParent ?? "") + "/\(name).etcd"
         let peerURL = advertisedPeerURL ?? "\(peerScheme)://127.0.0.1:\(ports[0] + 1)"
         self.advertisedPeerURL = peerURL
         self.initialCluster = "\(name)=\(peerURL)"
         self.extraArguments = extraArguments
-        self.logPath = temporaryDirectory("log") + "/server.log"
+        let logDirectory = temporaryDirectory("log")
+        self.logPath = logDirectory + "/server.log"
+        self.ownedDirectories = [logDirectory] + (dataParent.map { [$0] } ?? [])
     }
 
     var endpoint: String { "127.0.0.1:\(clientPort)" }
@@ -228,6 +245,7 @@ final class ServerProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        for directory in ownedDirectories { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     enum ServerError: Error, CustomStringConvertible {
