@@ -32,6 +32,7 @@ C3_PUT1_TOTAL=${C3_PUT1_TOTAL:-3000}
 C3_TOTAL=${C3_TOTAL:-30000}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${BENCH_DIR:-$here/bench-results}
+mkdir -p "$work"
 # The Go tools: from GO_TOOLS when make built them already, else built here.
 tools=${GO_TOOLS:-$("$here/scripts/build-go-tools.sh" "$work")}
 tool=$tools/putload
