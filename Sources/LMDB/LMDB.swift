@@ -58,6 +58,9 @@ public struct EnvironmentFlags: OptionSet, Sendable {
 /// transaction are only reachable as buffers within that closure.
 public final class Environment: @unchecked Sendable {
     let env: OpaquePointer
+    /// While set, every committed write is also recorded here (see `WriteJournal`). Read and
+    /// changed only inside write transactions, which LMDB serializes.
+    private var journal: WriteJournal?
 
     public let maxKeySize: Int
 
@@ -109,15 +112,30 @@ public final class Environment: @unchecked Sendable {
         var txnPointer: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txnPointer), "mdb_txn_begin")
         guard let txnPointer else { throw LMDBError(code: EINVAL_CODE, function: "mdb_txn_begin") }
+        let pending = journal.map { _ in WriteJournal() }
         let result: T
         do {
-            result = try body(WriteTransaction(txn: txnPointer))
+            result = try body(WriteTransaction(txn: txnPointer, pending: pending))
         } catch {
             mdb_txn_abort(txnPointer)
             throw error
         }
         try check(mdb_txn_commit(txnPointer), "mdb_txn_commit")
+        if let pending { journal?.operations += pending.operations }
         return result
+    }
+
+    /// Starts recording every committed write (a copy is being taken whose later writes must
+    /// be carried over). Writes committed from here on are in the journal.
+    public func startJournal() throws {
+        try write { _ in journal = WriteJournal() }
+    }
+
+    /// Stops recording; returns what was recorded. Called inside `write` so that no write
+    /// commits between taking the journal and the caller's next step.
+    public func takeJournal(_ txn: WriteTransaction) -> WriteJournal? {
+        defer { journal = nil }
+        return journal
     }
 
     /// Flushes committed data to disk.
@@ -132,6 +150,36 @@ public final class Environment: @unchecked Sendable {
         mdb_env_info(env, &info)
         mdb_env_stat(env, &stat)
         return (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize)
+    }
+
+    /// Bytes of the data file holding data: `usedBytes` less the free pages LMDB reuses
+    /// before it grows the file (bbolt's "size in use").
+    public func bytesInUse() -> Int {
+        var stat = MDB_stat()
+        mdb_env_stat(env, &stat)
+        let free = (try? freePages()) ?? 0
+        return max(0, usedBytes() - free * Int(stat.ms_psize))
+    }
+
+    /// Pages on LMDB's free list: each record of the free database (handle 0) is a list of
+    /// page numbers whose first word is its length.
+    func freePages() throws -> Int {
+        try read { txn in
+            var cursor: OpaquePointer?
+            try check(mdb_cursor_open(txn.txn, 0, &cursor), "mdb_cursor_open")
+            defer { mdb_cursor_close(cursor) }
+            var key = MDB_val(), data = MDB_val()
+            var total = 0
+            var rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST)
+            while rc == MDB_SUCCESS {
+                if data.mv_size >= MemoryLayout<Int>.size, let words = data.mv_data {
+                    total += words.loadUnaligned(as: Int.self)
+                }
+                rc = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)
+            }
+            if rc != MDB_NOTFOUND { try check(rc, "mdb_cursor_get") }
+            return total
+        }
     }
 
     public func mapSize() -> Int {
@@ -207,8 +255,47 @@ public struct ReadTransaction: Transaction {
     public let txn: OpaquePointer
 }
 
+/// Writes recorded in commit order, each absolute (a value set, a key or a duplicate
+/// removed, a database emptied): replayed in order onto a copy that already holds any prefix of
+/// them, they leave the copy equal to the original.
+public final class WriteJournal: @unchecked Sendable {
+    public enum Operation {
+        case put(Database, key: [UInt8], value: [UInt8])
+        case delete(Database, key: [UInt8], value: [UInt8]?)
+        case clear(Database)
+    }
+
+    public fileprivate(set) var operations: [Operation] = []
+
+    /// Replays the operations into `txn` (of another environment whose databases were opened
+    /// in the same order, so their handles match).
+    public func replay(into txn: WriteTransaction, duplicateSorted: Set<Database>) throws {
+        for operation in operations {
+            switch operation {
+            case .put(let db, let key, let value):
+                do {
+                    try txn.put(db, key, value, flags: duplicateSorted.contains(db) ? .noDupData : [])
+                } catch let error as LMDBError where error.code == MDB_KEYEXIST {
+                    continue  // the duplicate is there already
+                }
+            case .delete(let db, let key, let value):
+                try txn.delete(db, key, value: value)
+            case .clear(let db):
+                try txn.clear(db)
+            }
+        }
+    }
+}
+
 public struct WriteTransaction: Transaction {
     public let txn: OpaquePointer
+    /// This transaction's writes, when the environment keeps a journal.
+    let pending: WriteJournal?
+
+    init(txn: OpaquePointer, pending: WriteJournal?) {
+        self.txn = txn
+        self.pending = pending
+    }
 
     public struct PutFlags: OptionSet, Sendable {
         public let rawValue: UInt32
@@ -224,6 +311,7 @@ public struct WriteTransaction: Transaction {
                     flags: PutFlags = []) throws {
         let rc = withVal(key) { k in withVal(value) { v in mdb_put(txn, db.handle, &k, &v, flags.rawValue) } }
         try check(rc, "mdb_put")
+        pending?.operations.append(.put(db, key: Array(key), value: Array(value)))
     }
 
     public func put(_ db: Database, _ key: [UInt8], _ value: [UInt8], flags: PutFlags = []) throws {
@@ -247,12 +335,14 @@ public struct WriteTransaction: Transaction {
         }
         if rc == MDB_NOTFOUND { return false }
         try check(rc, "mdb_del")
+        pending?.operations.append(.delete(db, key: key, value: value))
         return true
     }
 
     /// Removes every entry of `db`.
     public func clear(_ db: Database) throws {
         try check(mdb_drop(txn, db.handle, 0), "mdb_drop")
+        pending?.operations.append(.clear(db))
     }
 }
 
@@ -315,13 +405,5 @@ public struct Cursor {
         var count: Int = 0
         try check(mdb_cursor_count(cursor, &count), "mdb_cursor_count")
         return count
-    }
-}
-
-/// Cursor operations that modify data, for cursors opened in write transactions.
-extension Cursor {
-    /// Deletes the entry at the cursor.
-    public func deleteCurrent() throws {
-        try check(mdb_cursor_del(cursor, 0), "mdb_cursor_del")
     }
 }

@@ -139,7 +139,7 @@ extension WriteBatch {
 /// state or the new one).
 extension KVStore {
     /// Every database of the store, with its flags.
-    private var allDatabases: [(name: String, db: Database, flags: DatabaseFlags)] {
+    var allDatabases: [(name: String, db: Database, flags: DatabaseFlags)] {
         [(Schema.kv, kv, .create), (Schema.meta, meta, .create),
          (Schema.index, keyIndex.index, [.create, .dupSort, .dupFixed]),
          (Schema.longKeyBuckets, keyIndex.longKeyBuckets, .create),
@@ -177,7 +177,7 @@ extension KVStore {
         let source = try Environment(path: path, mapSize: environment.mapSize(), maxDatabases: Schema.maxDatabases,
                                      flags: [.readOnly, .noLock, .noReadAhead])
         try source.read { from in
-            try environment.write { to in
+            try write { to in
                 for (name, db, flags) in allDatabases {
                     try to.clear(db)
                     guard let sourceDB = try from.openExistingDatabase(name, flags: flags) else { continue }

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import EtcdProto
+import Foundation
+import Synchronization
 import LMDB
 import ProtoWire
 
@@ -50,7 +52,16 @@ public struct RangeResult: Sendable {
 /// `writeBatch`, which callers run on one thread: each batch is one LMDB write transaction
 /// holding any number of store transactions (each one main revision) and the applied index.
 public final class KVStore: @unchecked Sendable {
-    public let environment: Environment
+    /// The LMDB environment serving now; a defragmentation replaces it with a compact copy.
+    public var environment: Environment { current.withLock { $0 } }
+    private let current: Mutex<Environment>
+    /// Held by every writer and by a defragmentation's switch-over, so that no write lands in
+    /// an environment being replaced.
+    let writers = NSLock()
+    /// One defragmentation at a time.
+    let defragmenting = NSLock()
+    let path: String
+    static let environmentFlags: EnvironmentFlags = [.noSync, .noReadAhead]
     let kv: Database
     let meta: Database
     let keyIndex: KeyIndex
@@ -60,8 +71,12 @@ public final class KVStore: @unchecked Sendable {
 
     /// Opens (creating if needed) the store in the LMDB file at `path`.
     public init(path: String, mapSize: Int) throws {
-        environment = try Environment(path: path, mapSize: mapSize, maxDatabases: Schema.maxDatabases,
-                                      flags: [.noSync, .noReadAhead])
+        self.path = path
+        // A defragmentation that stopped before its switch-over leaves its copy behind.
+        KVStore.removeDefragmentCopy(of: path)
+        let environment = try Environment(path: path, mapSize: mapSize, maxDatabases: Schema.maxDatabases,
+                                          flags: KVStore.environmentFlags)
+        current = Mutex(environment)
         kv = try environment.openDatabase(Schema.kv, flags: .create)
         meta = try environment.openDatabase(Schema.meta, flags: .create)
         keyIndex = KeyIndex(
@@ -86,7 +101,19 @@ public final class KVStore: @unchecked Sendable {
 
     /// Runs one LMDB write transaction; see `WriteBatch`.
     public func writeBatch<T>(_ body: (WriteBatch) throws -> T) throws -> T {
-        try environment.write { txn in try body(WriteBatch(store: self, txn: txn)) }
+        try write { txn in try body(WriteBatch(store: self, txn: txn)) }
+    }
+
+    /// New transactions use `fresh` from now on (a defragmentation's switch-over).
+    func replaceEnvironment(with fresh: Environment) {
+        current.withLock { $0 = fresh }
+    }
+
+    /// Every write of the store goes through here (see `writers`).
+    func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        writers.lock()
+        defer { writers.unlock() }
+        return try environment.write(body)
     }
 
     func metaInt(_ txn: some Transaction, _ key: MetaKey) throws -> Int64 {

@@ -2,12 +2,16 @@
 import Glibc
 #endif
 import EtcdProto
+import Foundation
 @testable import MVCC
 
 /// A store in a fresh temporary directory, removed when the fixture is released.
-final class StoreFixture {
+final class StoreFixture: @unchecked Sendable {
     let directory: String
     let store: KVStore
+
+    /// Files stay when the fixture goes, for a later fixture on the same directory.
+    var keepFiles = false
 
     init(mapSize: Int = 64 << 20) throws {
         var template = Array("/tmp/mvcc-test-XXXXXX".utf8CString)
@@ -16,10 +20,14 @@ final class StoreFixture {
         store = try KVStore(path: directory + "/db", mapSize: mapSize)
     }
 
+    /// The store in `directory`, as a restarted server opens it.
+    init(reopening directory: String, mapSize: Int = 64 << 20) throws {
+        self.directory = directory
+        store = try KVStore(path: directory + "/db", mapSize: mapSize)
+    }
+
     deinit {
-        unlink(directory + "/db")
-        unlink(directory + "/db-lock")
-        rmdir(directory)
+        if !keepFiles { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     /// Runs one store transaction in its own batch.

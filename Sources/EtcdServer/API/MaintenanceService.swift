@@ -2,6 +2,7 @@ import EtcdProto
 import Foundation
 import GRPC
 import MVCC
+import ServerLog
 
 /// etcdserverpb.Maintenance: status, alarms (through the log, so every member lists the same),
 /// leadership transfer and the key history hash.
@@ -16,6 +17,9 @@ struct MaintenanceService {
     /// HashKV over the local store (every member answers for itself, as in etcd).
     let store: KVStore
     let readQueue: DispatchQueue
+    let logger: Logger
+    /// Defragmentations run here, one at a time, off the reads' queue.
+    static let defragmentQueue = DispatchQueue(label: "etcd.defragment", qos: .utility)
     static let serverVersion = "3.4.23"
 
     func register(into router: inout Router) {
@@ -44,6 +48,17 @@ struct MaintenanceService {
                 }
             }
         }
+        router.unary("/etcdserverpb.Maintenance/Defragment", DefragmentRequest.self) { _, responder in
+            MaintenanceService.defragmentQueue.async {
+                do {
+                    try service.defragment()
+                    // etcd's DefragmentResponse carries no header.
+                    responder.succeed(DefragmentResponse())
+                } catch {
+                    responder.fail(GRPCStatus(.unknown, "\(error)"))
+                }
+            }
+        }
         router.unary("/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self) { request, responder in
             guard service.consensus.isLeader else { return responder.fail(.notLeader) }
             service.transfer.moveLeader(to: request.targetID) { error in
@@ -52,6 +67,27 @@ struct MaintenanceService {
                 responder.succeed(MoveLeaderResponse())
             }
         }
+    }
+
+    /// Compacts the store file while it serves (see `KVStore.defragment`), with etcd's logs.
+    func defragment() throws {
+        logger.info("starting defragment", text: "starting to defragment the storage backend...", package: "etcdserver/api/v3rpc")
+        let started = Date()
+        do {
+            let outcome = try store.defragment()
+            logger.info("defragmented", ["path": backendPath, "current-db-size-bytes-diff": outcome.sizeAfter - outcome.sizeBefore,
+                                         "current-db-size-bytes": outcome.sizeAfter,
+                                         "current-db-size-in-use-bytes-diff": outcome.sizeInUseAfter - outcome.sizeInUseBefore,
+                                         "current-db-size-in-use-bytes": outcome.sizeInUseAfter,
+                                         "took": String(format: "%.6fs", Date().timeIntervalSince(started))],
+                        text: "defragmented \(backendPath) (\(outcome.sizeBefore) -> \(outcome.sizeAfter) bytes)",
+                        package: "mvcc/backend")
+        } catch {
+            logger.warn("failed to defragment", ["error": "\(error)"],
+                        text: "failed to defragment the storage backend (\(error))", package: "etcdserver/api/v3rpc")
+            throw error
+        }
+        logger.info("finished defragment", text: "finished defragmenting the storage backend", package: "etcdserver/api/v3rpc")
     }
 
     func status() -> StatusResponse {

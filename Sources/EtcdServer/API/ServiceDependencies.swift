@@ -56,13 +56,25 @@ struct KeySpace: Sendable {
     }
 }
 
-/// etcd's backend quota: a write that would grow the database past the quota is refused.
+/// etcd's backend quota: a write that would grow the database past the quota is refused, and
+/// the refusal raises this member's NOSPACE alarm through the log (so every member lists it
+/// and refuses writes until it is disarmed).
+///
+/// etcd measures bbolt's high-water mark. LMDB's high-water mark carries more fixed overhead
+/// (a root page per database, copy-on-write pages of recent transactions) but LMDB reuses its
+/// free pages before growing the file, so the data held is what is measured: the high-water
+/// mark less the free pages, counted only when the mark itself is over the quota.
 struct BackendQuota: Sendable {
     let store: KVStore
     let quotaBytes: Int64
+    var raiseAlarm: @Sendable () -> Void = {}
 
     func check(cost: Int) throws(EtcdError) {
         guard cost > 0 else { return }
-        if Int64(store.environment.usedBytes() + cost) > quotaBytes { throw .noSpace }
+        let environment = store.environment
+        if Int64(environment.usedBytes() + cost) >= quotaBytes, Int64(environment.bytesInUse() + cost) >= quotaBytes {
+            raiseAlarm()
+            throw .noSpace
+        }
     }
 }

@@ -13,7 +13,12 @@ struct ServiceSet {
 
     init(member: RaftMember, hub: WatchHub, config: ServerConfig) {
         let headers = member.headers
-        let quota = BackendQuota(store: member.store, quotaBytes: config.effectiveQuotaBytes)
+        var quota = BackendQuota(store: member.store, quotaBytes: config.effectiveQuotaBytes)
+        quota.raiseAlarm = { [proposer = member.proposer, alarms = member.alarms, memberID = member.memberID] in
+            guard !alarms.isRaised(.noSpace) else { return }
+            proposer.propose({ $0.alarm = AlarmRequest(action: .activate, memberID: memberID, alarm: .noSpace) },
+                             deadline: nil) { _ in }
+        }
         let keys = KeySpace(store: member.store, semantics: KVSemantics(leases: member.leases, counters: member.metrics.mvcc))
         var router = Router()
         KVService(headers: headers, proposer: member.proposer, barrier: member.reads, keys: keys, quota: quota,
@@ -22,8 +27,8 @@ struct ServiceSet {
         let store = member.store
         MaintenanceService(headers: headers, consensus: member, proposer: member.proposer, transfer: member,
                            alarms: member.alarms, backendPath: config.backendPath,
-                           backendInUse: { store.environment.usedBytes() }, store: store,
-                           readQueue: keys.readQueue).register(into: &router)
+                           backendInUse: { store.environment.bytesInUse() }, store: store,
+                           readQueue: keys.readQueue, logger: member.logger).register(into: &router)
         member.clusterService.register(into: &router)
         LeaseService(headers: headers, proposer: member.proposer, keeper: member.forwarding, lessor: member.lessor,
                      quota: quota).register(into: &router)
