@@ -97,3 +97,36 @@ import Testing
         #expect(summary.size_after < summary.size_before / 2, "size \(summary.size_before) -> \(summary.size_after)")
     }
 }
+
+/// kill -9 at moments through a defragmentation: the member restarts on a complete store
+/// (the old file before the switch-over, the copy after it) with nothing lost.
+@Suite struct DefragCrashTests {
+    @Test func killedDuringDefragRestartsWithEverything() throws {
+        let server = ServerProcess(binary: Binaries.releaseEtcd, name: "defrag-crash")
+        try server.start()
+        defer { server.stop() }
+        let fill = try run(Binaries.python, [Binaries.script("defrag_under_load.py"), server.endpoint, "fill"], timeout: 240)
+        #expect(fill.status == 0, "\(fill.stderr)")
+        struct Filled: Decodable { var revision: Int }
+        let revision = try fill.summary(as: Filled.self).revision
+        for (round, delay) in [0, 5, 20, 60, 150].enumerated() {
+            let defrag = Process()
+            defrag.executableURL = URL(fileURLWithPath: Binaries.etcdctl)
+            defrag.arguments = ["--endpoints=\(server.endpoint)", "defrag"]
+            defrag.environment = ["ETCDCTL_API": "3"]
+            defrag.standardOutput = FileHandle.nullDevice
+            defrag.standardError = FileHandle.nullDevice
+            try defrag.run()
+            usleep(useconds_t(delay * 1000))
+            server.kill9()
+            defrag.waitUntilExit()
+            try server.start()
+            let count = try etcdctl(server, "-w", "json", "get", "history/", "--prefix", "--keys-only")
+            #expect(count.stdout.contains("\"count\":500"), "round \(round): \(count)")
+            let status = try etcdctl(server, "endpoint", "status", "-w", "json")
+            #expect(status.stdout.contains("\"revision\":\(revision + round)"), "round \(round): \(status)")
+            #expect(try etcdctl(server, "put", "round", "\(round)").status == 0)
+            #expect(!FileManager.default.fileExists(atPath: server.dataDir + "/member/snap/db.defrag"))
+        }
+    }
+}

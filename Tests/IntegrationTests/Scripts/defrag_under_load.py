@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Writes through a defragmentation. Usage: defrag_under_load.py HOST:PORT
+"""Writes through a defragmentation. Usage: defrag_under_load.py HOST:PORT [fill]
 
 Fills the store with history (about 40 MB of 4 KiB values over 500 keys), compacts it away,
 then keeps putting new keys from one thread while another asks for a defragmentation. Prints
 JSON: writes acknowledged in all, acknowledged while the defragmentation ran, acknowledged
-keys missing afterwards, and the store size before and after."""
+keys missing afterwards, and the store size before and after. With "fill", only fills and
+compacts, and prints the revision."""
 import json
 import sys
 import threading
@@ -18,9 +19,12 @@ client = etcd3.client(host=host, port=int(port), timeout=120)
 value = b"h" * 4096
 for i in range(10000):
     client.put("history/%03d" % (i % 500), value)
-current = client.get("history/000")[1].mod_revision
+current = client.get("history/000")[1].response_header.revision
 client.compact(current, physical=True)
 size_before = client.status().db_size
+if len(sys.argv) > 2 and sys.argv[2] == "fill":
+    print(json.dumps({"revision": current}))
+    sys.exit(0)
 
 stop = threading.Event()
 acknowledged = []
