@@ -33,6 +33,7 @@ public final class EtcdServer: @unchecked Sendable {
     private let transport: RaftTransport
     private let publisher: MemberPublisher
     private let leaseExpiry: LeaseExpiry
+    private let autoCompactor: AutoCompactor?
     private let hub: WatchHub
     private let stopLock = NSLock()
     private var stopping = false
@@ -41,7 +42,7 @@ public final class EtcdServer: @unchecked Sendable {
 
     private init(config: ServerConfig, logger: Logger, member: RaftMember, group: MultiThreadedEventLoopGroup,
                  listeners: [Listener], peerServers: [PeerHTTPServer], transport: RaftTransport,
-                 publisher: MemberPublisher, leaseExpiry: LeaseExpiry, hub: WatchHub) {
+                 publisher: MemberPublisher, leaseExpiry: LeaseExpiry, autoCompactor: AutoCompactor?, hub: WatchHub) {
         self.config = config
         self.logger = logger
         self.member = member
@@ -51,6 +52,7 @@ public final class EtcdServer: @unchecked Sendable {
         self.transport = transport
         self.publisher = publisher
         self.leaseExpiry = leaseExpiry
+        self.autoCompactor = autoCompactor
         self.hub = hub
     }
 
@@ -151,9 +153,15 @@ public final class EtcdServer: @unchecked Sendable {
                 request.leaseRevoke = revoke
             }, completion: completion)
         }
+        let autoCompactor = config.autoCompaction.map { policy in
+            AutoCompactor(policy: policy, isLeader: { parts.isLeader },
+                          currentRevision: { (try? store.read { try $0.currentRevision() }) ?? 0 }, logger: logger) { revision, completion in
+                parts.proposer.propose({ $0.compaction = CompactionRequest(revision: revision) }, completion: completion)
+            }
+        }
         let server = EtcdServer(config: config, logger: logger, member: parts, group: group, listeners: listeners,
                                 peerServers: peerServers, transport: parts.transport, publisher: publisher,
-                                leaseExpiry: leaseExpiry, hub: hub)
+                                leaseExpiry: leaseExpiry, autoCompactor: autoCompactor, hub: hub)
         parts.onFirstCommitInTerm = { [weak publisher] in publisher?.monitorVersion() }
         parts.onRemovedFromCluster = { [weak server] in server?.stopRemoved() }
         publisher.onPublished = {
@@ -175,6 +183,7 @@ public final class EtcdServer: @unchecked Sendable {
         parts.start()
         publisher.start()
         leaseExpiry.start()
+        autoCompactor?.start()
         return server
     }
 
@@ -188,6 +197,7 @@ public final class EtcdServer: @unchecked Sendable {
         member.transferLeadershipBeforeStopping()
         publisher.stop()
         leaseExpiry.stop()
+        autoCompactor?.stop()
         hub.stop()
         for listener in listeners { await listener.shutdown() }
         for server in peerServers { await server.shutdown() }

@@ -130,3 +130,32 @@ import Testing
         }
     }
 }
+
+@Suite struct AutoCompactionProcessTests {
+    /// Periodic auto-compaction with a 2 s retention: history older than about two seconds
+    /// goes, with etcd's log lines; an unknown mode is refused at start-up with etcd's text.
+    @Test func periodicRetentionCompactsOldHistory() throws {
+        let server = ServerProcess(name: "autocompact",
+                                   extraArguments: ["--auto-compaction-mode=periodic", "--auto-compaction-retention=2s"])
+        try server.start()
+        defer { server.stop() }
+        let deadline = Date().addingTimeInterval(20)
+        var n = 0
+        // The first compaction is to the revision recorded at start; the second reaches writes.
+        while Date() < deadline && server.log.components(separatedBy: "completed auto periodic compaction").count < 3 {
+            #expect(try etcdctl(server, "put", "k", "\(n)").status == 0)
+            n += 1
+            usleep(100_000)
+        }
+        #expect(server.log.contains("\"msg\":\"starting auto periodic compaction\""))
+        #expect(server.log.contains("\"compact-period\":\"2s\""))
+        #expect(server.log.contains("\"msg\":\"completed auto periodic compaction\""))
+        let old = try etcdctl(server, "get", "k", "--rev=2")
+        #expect(old.stderr.contains("etcdserver: mvcc: required revision has been compacted"))
+        #expect(try etcdctl(server, "get", "k", "--print-value-only").stdout == "\(n - 1)\n")
+
+        let refused = try run(Binaries.etcd, ["--auto-compaction-mode=hourly", "--auto-compaction-retention=1"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("error verifying flags, unknown auto-compaction-mode \"hourly\". See 'etcd --help'."))
+    }
+}

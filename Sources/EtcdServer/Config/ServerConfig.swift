@@ -19,6 +19,8 @@ public struct ServerConfig: Sendable {
     public var electionTimeoutMs: UInt64 = 1000
     /// 0 means the default, 2 GiB.
     public var quotaBackendBytes: Int64 = 0
+    /// nil: no auto-compaction (retention 0).
+    public var autoCompaction: AutoCompactionPolicy?
     public var maxRequestBytes: UInt64 = 1_572_864
     public var maxTxnOps: UInt64 = 128
     public var maxConcurrentStreams: UInt32 = UInt32.max
@@ -119,8 +121,8 @@ enum EtcdFlags {
         def("discovery-srv-name", .string, "", .unsupported, "Suffix to the dns srv name queried when bootstrapping."),
         def("strict-reconfig-check", .bool, "true", .supported, "Reject reconfiguration requests that would cause quorum loss."),
         def("pre-vote", .bool, "false", .supported, "Enable to run an additional Raft election phase."),
-        def("auto-compaction-retention", .string, "0", .unsupported, "Auto compaction retention length. 0 means disable auto compaction."),
-        def("auto-compaction-mode", .string, "periodic", .unsupported, "Interpret 'auto-compaction-retention' one of: periodic|revision."),
+        def("auto-compaction-retention", .string, "0", .supported, "Auto compaction retention length. 0 means disable auto compaction."),
+        def("auto-compaction-mode", .string, "periodic", .supported, "Interpret 'auto-compaction-retention' one of: periodic|revision."),
         def("enable-v2", .bool, "false", .unsupported, "Accept etcd V2 client requests."),
         // proxy
         def("proxy", .choice(["off", "readonly", "on"]), "off", .unsupported, "Proxy mode setting ('off', 'readonly' or 'on')."),
@@ -314,6 +316,8 @@ extension ServerConfig {
         config.heartbeatIntervalMs = number("heartbeat-interval", 100)
         config.electionTimeoutMs = number("election-timeout", 1000)
         config.quotaBackendBytes = number("quota-backend-bytes", 0)
+        config.autoCompaction = try AutoCompactionPolicy.parse(mode: values["auto-compaction-mode"] ?? "periodic",
+                                                               retention: values["auto-compaction-retention"] ?? "0")
         config.maxRequestBytes = number("max-request-bytes", 1_572_864)
         config.maxTxnOps = number("max-txn-ops", 128)
         config.maxConcurrentStreams = number("max-concurrent-streams", UInt32.max)
