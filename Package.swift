@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP2", "CNghttp2", "HTTP2TestSupport"]),
         // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).
         // Histories recorded against real clusters are checked with the simulator's checker.
-        .testTarget(name: "IntegrationTests", dependencies: ["RaftSimulation"], exclude: ["Scripts", "Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["RaftSimulation", "MVCC", "LMDB"], exclude: ["Scripts", "Fixtures"]),
         .testTarget(
             name: "RaftTests",
             dependencies: ["Raft", "RaftSimulation", "ProtoWire"],

@@ -34,6 +34,7 @@ public final class EtcdServer: @unchecked Sendable {
     private let publisher: MemberPublisher
     private let leaseExpiry: LeaseExpiry
     private let autoCompactor: AutoCompactor?
+    private let corruptionCheck: CorruptionCheck?
     private let hub: WatchHub
     private let stopLock = NSLock()
     private var stopping = false
@@ -42,7 +43,8 @@ public final class EtcdServer: @unchecked Sendable {
 
     private init(config: ServerConfig, logger: Logger, member: RaftMember, group: MultiThreadedEventLoopGroup,
                  listeners: [Listener], peerServers: [PeerHTTPServer], transport: RaftTransport,
-                 publisher: MemberPublisher, leaseExpiry: LeaseExpiry, autoCompactor: AutoCompactor?, hub: WatchHub) {
+                 publisher: MemberPublisher, leaseExpiry: LeaseExpiry, autoCompactor: AutoCompactor?,
+                 corruptionCheck: CorruptionCheck?, hub: WatchHub) {
         self.config = config
         self.logger = logger
         self.member = member
@@ -53,6 +55,7 @@ public final class EtcdServer: @unchecked Sendable {
         self.publisher = publisher
         self.leaseExpiry = leaseExpiry
         self.autoCompactor = autoCompactor
+        self.corruptionCheck = corruptionCheck
         self.hub = hub
     }
 
@@ -76,6 +79,8 @@ public final class EtcdServer: @unchecked Sendable {
             "election-timeout": "\(config.electionTimeoutMs)ms", "pre-vote": config.preVote,
         ], text: "name = \(config.name), data dir = \(config.dataDir)", package: "embed")
 
+        // A member that has run before (etcd's "memberInitialized") gets the initial corruption check.
+        let memberInitialized = FileManager.default.fileExists(atPath: config.walDirectory)
         let snapDirectory = config.memberDirectory + "/snap"
         try makeDirectories(snapDirectory)
         removeTemporaryFiles(in: snapDirectory)
@@ -159,9 +164,20 @@ public final class EtcdServer: @unchecked Sendable {
                 parts.proposer.propose({ $0.compaction = CompactionRequest(revision: revision) }, completion: completion)
             }
         }
+        let corruptionCheck = CorruptionCheck(
+            store: store, membership: parts.membership, localID: parts.memberID, client: peerClient, logger: logger,
+            timeoutSeconds: 5 + 2 * Double(config.electionTimeoutMs) / 1000,
+            raiseAlarm: { [proposer = parts.proposer] in
+                proposer.propose({ $0.alarm = AlarmRequest(action: .activate, memberID: 0, alarm: .corrupt) }, deadline: nil) { _ in }
+            },
+            linearizableRead: { [reads = parts.reads] done in reads.linearizableRead(done) })
+        if config.initialCorruptCheck && memberInitialized {
+            try corruptionCheck.checkInitial()
+        }
         let server = EtcdServer(config: config, logger: logger, member: parts, group: group, listeners: listeners,
                                 peerServers: peerServers, transport: parts.transport, publisher: publisher,
-                                leaseExpiry: leaseExpiry, autoCompactor: autoCompactor, hub: hub)
+                                leaseExpiry: leaseExpiry, autoCompactor: autoCompactor,
+                                corruptionCheck: config.corruptCheckSeconds > 0 ? corruptionCheck : nil, hub: hub)
         parts.onFirstCommitInTerm = { [weak publisher] in publisher?.monitorVersion() }
         parts.onRemovedFromCluster = { [weak server] in server?.stopRemoved() }
         publisher.onPublished = {
@@ -184,6 +200,9 @@ public final class EtcdServer: @unchecked Sendable {
         publisher.start()
         leaseExpiry.start()
         autoCompactor?.start()
+        if config.corruptCheckSeconds > 0 {
+            corruptionCheck.startMonitor(interval: config.corruptCheckSeconds, isLeader: { parts.isLeader })
+        }
         return server
     }
 
@@ -198,6 +217,7 @@ public final class EtcdServer: @unchecked Sendable {
         publisher.stop()
         leaseExpiry.stop()
         autoCompactor?.stop()
+        corruptionCheck?.stop()
         hub.stop()
         for listener in listeners { await listener.shutdown() }
         for server in peerServers { await server.shutdown() }

@@ -101,6 +101,11 @@ final class PeerGateway: RaftTransportDelegate, @unchecked Sendable {
             }
             let cluster = membership.clusterVersion ?? "not_decided"
             return .respond(.json("{\"etcdserver\":\"\(PeerIdentity.serverVersion)\",\"etcdcluster\":\"\(cluster)\"}"))
+        case "/members/hashkv":
+            guard head.method == "GET" else { return .respond(.text(405, "Method Not Allowed", headers: [("Allow", "GET")])) }
+            return .buffered(maxBodyBytes: 1 << 16) { [self] _, body, respond in
+                respond(hashKV(body, headers: clusterHeader))
+            }
         case "/leases", "/leases/internal":
             guard head.method == "POST" else { return .respond(.text(405, "Method Not Allowed")) }
             let isInternal = head.path == "/leases/internal"
@@ -140,6 +145,23 @@ final class PeerGateway: RaftTransportDelegate, @unchecked Sendable {
         case .learnerNotReady: return .text(412, error.grpcStatus.message, headers: headers)
         case .timeout: return .text(408, error.grpcStatus.message, headers: headers)
         default: return .text(500, error.grpcStatus.message, headers: headers)
+        }
+    }
+
+    /// `/members/hashkv`: a member's corruption check asking for this store's HashKV, in JSON
+    /// as etcd's handler writes it (only the revision in the header).
+    private func hashKV(_ body: [UInt8], headers: [(name: String, value: String)]) -> PeerResponse {
+        guard let request = CorruptionCheck.decodeRequest(body) else {
+            logger.warn("failed to unmarshal request", ["error": "invalid JSON"])
+            return .text(400, "error unmarshalling request")
+        }
+        do {
+            let hashed = try store.read { try $0.hashKV(revision: request) }
+            return .json(CorruptionCheck.encodeResponse(hashed), headers: headers)
+        } catch {
+            let text = CorruptionCheck.mvccText(error)
+            logger.warn("failed to get hashKV", ["requested-revision": request, "error": text])
+            return .text(400, text)
         }
     }
 

@@ -21,6 +21,10 @@ public struct ServerConfig: Sendable {
     public var quotaBackendBytes: Int64 = 0
     /// nil: no auto-compaction (retention 0).
     public var autoCompaction: AutoCompactionPolicy?
+    /// `--experimental-initial-corrupt-check` and `--experimental-corrupt-check-time` (seconds,
+    /// 0 off).
+    public var initialCorruptCheck = false
+    public var corruptCheckSeconds: Double = 0
     public var maxRequestBytes: UInt64 = 1_572_864
     public var maxTxnOps: UInt64 = 128
     public var maxConcurrentStreams: UInt32 = UInt32.max
@@ -169,8 +173,8 @@ enum EtcdFlags {
         // v2 proxy and gateway
         def("enable-grpc-gateway", .bool, "true", .supported, "Enable GRPC gateway."),
         // experimental
-        def("experimental-initial-corrupt-check", .bool, "false", .peerOnly, "Enable to check data corruption before serving any client/peer traffic."),
-        def("experimental-corrupt-check-time", .duration, "0s", .peerOnly, "Duration of time between cluster corruption check passes."),
+        def("experimental-initial-corrupt-check", .bool, "false", .supported, "Enable to check data corruption before serving any client/peer traffic."),
+        def("experimental-corrupt-check-time", .duration, "0s", .supported, "Duration of time between cluster corruption check passes."),
         def("experimental-enable-v2v3", .string, "", .unsupported, "v3 prefix for serving emulated v2 state."),
         def("experimental-backend-bbolt-freelist-type", .string, "map", .noEffect, "The freelist type that boltdb backend uses."),
         def("experimental-enable-lease-checkpoint", .bool, "false", .unsupported, "Enable to persist lease remaining TTL."),
@@ -316,6 +320,8 @@ extension ServerConfig {
         config.heartbeatIntervalMs = number("heartbeat-interval", 100)
         config.electionTimeoutMs = number("election-timeout", 1000)
         config.quotaBackendBytes = number("quota-backend-bytes", 0)
+        config.initialCorruptCheck = values["experimental-initial-corrupt-check"].flatMap(FlagParser.parseBool) ?? false
+        config.corruptCheckSeconds = max(0, values["experimental-corrupt-check-time"].flatMap(GoDuration.parse) ?? 0)
         config.autoCompaction = try AutoCompactionPolicy.parse(mode: values["auto-compaction-mode"] ?? "periodic",
                                                                retention: values["auto-compaction-retention"] ?? "0")
         config.maxRequestBytes = number("max-request-bytes", 1_572_864)
