@@ -71,9 +71,6 @@ enum FlagSupport: Sendable {
     case supported
     /// Tunes etcd internals that have no counterpart here; any value is accepted.
     case noEffect
-    /// Configures corruption checks, which come with later work: accepted (so configurations
-    /// written for etcd start unchanged) and inert.
-    case peerOnly
     /// Not implemented yet: setting it to anything but the default is refused at start-up.
     case unsupported
 }

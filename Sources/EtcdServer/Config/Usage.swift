@@ -46,7 +46,6 @@ public enum Usage {
             switch definition.support {
             case .supported: break
             case .noEffect: help += " (accepted; no effect in this server)"
-            case .peerOnly: help += " (accepted; peer links are not served yet, clusters have one member)"
             case .unsupported: help += " (not supported yet)"
             }
             lines.append(help)
