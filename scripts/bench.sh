@@ -10,6 +10,8 @@
 #   shared-50mb one connection: small gets while a 50 MiB range streams beside them (their latency)
 #   expiry      100 leases of the minimum TTL expire beside 20 busy writers: how late each key's
 #               DELETE reaches a watcher after its lease's expiry
+#   defrag      200 MiB of history compacted away, then 10 writers put while a defragmentation
+#               runs: the p99 latency of the puts that overlapped it (figure: 1000/p99)
 #   tls-put-1, tls-put-100, tls-get
 #               put-1, put-100 and 100 clients' linearizable gets over client mTLS (cfssl
 #               certificates, as Tests/IntegrationTests/Scripts/make_pki.sh makes them)
@@ -135,6 +137,7 @@ measure() { # binary workload -> requests per second (and latency JSON in $work)
     keepalive) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode keepalive -leases 100 -clients 10 -duration 5s) ;;
     shared-50mb) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode shared -big-mb 50) ;;
     expiry)    out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode expiry -leases 100 -clients 20) ;;
+    defrag)    out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode defrag -big-mb "${DEFRAG_MB:-200}" -clients 10) ;;
     *)         stop_server; echo "unknown workload $workload" >&2; exit 1 ;;
   esac
   stop_server
@@ -153,7 +156,7 @@ median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 : >"$work/raw.jsonl"
 printf '%-12s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
-for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry tls-put-1 tls-put-100 tls-get c3-put-1 c3-put-100 c3-txn c3-get-l c3-get-s c3-watch}; do
+for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry defrag tls-put-1 tls-put-100 tls-get c3-put-1 c3-put-100 c3-txn c3-get-l c3-get-s c3-watch}; do
   ref_runs=(); our_runs=(); ref_lat=""; our_lat=""
   for _ in $(seq "$ROUNDS"); do
     r=$(measure "$reference" $workload); ref_runs+=("${r%% *}"); ref_lat="${r#* }"

@@ -65,14 +65,14 @@ func percentiles(durations []time.Duration) func(float64) float64 {
 func main() {
 	endpoint := flag.String("endpoint", "127.0.0.1:2379", "endpoint")
 	writerEndpoint := flag.String("writer-endpoint", "", "where fanout's puts go (default: -endpoint)")
-	mode := flag.String("mode", "fanout", "fanout, keepalive, shared, expiry or registration")
+	mode := flag.String("mode", "fanout", "fanout, keepalive, shared, defrag, expiry or registration")
 	watchers := flag.Int("watchers", 100, "watchers (fanout)")
 	streams := flag.Int("streams", 1, "gRPC watch streams the watchers share (fanout)")
 	puts := flag.Int("puts", 1000, "puts (fanout)")
 	leases := flag.Int("leases", 100, "leases (keepalive, expiry)")
 	clients := flag.Int("clients", 10, "connections (keepalive); writers (expiry)")
 	duration := flag.Duration("duration", 5*time.Second, "run time (keepalive)")
-	bigMB := flag.Int("big-mb", 50, "size of the large range in MiB (shared)")
+	bigMB := flag.Int("big-mb", 50, "size of the large range in MiB (shared); of compacted history (defrag)")
 	flag.Parse()
 	switch *mode {
 	case "fanout":
@@ -83,6 +83,8 @@ func main() {
 		fanout(*endpoint, writer, *watchers, *streams, *puts)
 	case "keepalive":
 		keepalive(*endpoint, *leases, *clients, *duration)
+	case "defrag":
+		defrag(*endpoint, *bigMB, *clients)
 	case "shared":
 		shared(*endpoint, *bigMB)
 	case "expiry":
@@ -236,6 +238,70 @@ func keepalive(endpoint string, leases, clients int, duration time.Duration) {
 	out := map[string]interface{}{
 		"leases": leases, "clients": clients, "keepalives": count, "failures": failures,
 		"per_second": float64(count) / duration.Seconds(), "p50_ms": pct(0.5), "p99_ms": pct(0.99),
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+// defrag writes bigMB MiB of history over 1000 keys and compacts it away, then runs `writers`
+// clients putting small values while one Defragment runs; it reports the latency of the puts
+// that overlapped the defragmentation (etcd blocks writes for all of it).
+func defrag(endpoint string, bigMB int, writers int) {
+	c := connect(endpoint)
+	defer c.Close()
+	value := string(make([]byte, 4096))
+	var rev int64
+	for i := 0; i < bigMB*256; i++ {
+		resp, err := c.Put(context.Background(), fmt.Sprintf("history/%04d", i%1000), value)
+		if err != nil {
+			fail(err)
+		}
+		rev = resp.Header.Revision
+	}
+	if _, err := c.Compact(context.Background(), rev, clientv3.WithCompactPhysical()); err != nil {
+		fail(err)
+	}
+	type sample struct {
+		start, end time.Time
+	}
+	var mu sync.Mutex
+	var samples []sample
+	var stop int32
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for n := 0; atomic.LoadInt32(&stop) == 0; n++ {
+				t := time.Now()
+				if _, err := c.Put(context.Background(), fmt.Sprintf("live/%d/%d", w, n), "x"); err != nil {
+					fail(err)
+				}
+				mu.Lock()
+				samples = append(samples, sample{t, time.Now()})
+				mu.Unlock()
+			}
+		}(w)
+	}
+	time.Sleep(500 * time.Millisecond)
+	defragStart := time.Now()
+	if _, err := c.Defragment(context.Background(), endpoint); err != nil {
+		fail(err)
+	}
+	defragEnd := time.Now()
+	time.Sleep(200 * time.Millisecond)
+	atomic.StoreInt32(&stop, 1)
+	wg.Wait()
+	var lat []time.Duration
+	for _, s := range samples {
+		if s.end.After(defragStart) && s.start.Before(defragEnd) {
+			lat = append(lat, s.end.Sub(s.start))
+		}
+	}
+	pct := percentiles(lat)
+	out := map[string]interface{}{
+		"history_mb": bigMB, "defrag_seconds": defragEnd.Sub(defragStart).Seconds(), "puts_during_defrag": len(lat),
+		"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0),
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
