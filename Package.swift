@@ -56,8 +56,10 @@ let package = Package(
 
         // Storage. CRC-32C serves the WAL's records and etcd's HashKV.
         .target(name: "Checksum"),
+        // etcd's bbolt file format (its backend and snapshot stream), written from ordered buckets.
+        .target(name: "Bolt"),
         .target(name: "WAL", dependencies: ["Raft", "Checksum"]),
-        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL", "Checksum"]),
+        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL", "Checksum", "Bolt"]),
         // Leases: TTLs, expiry, attached keys; no I/O, an injected clock.
         .target(name: "Lease"),
         // Watchers: committed changes fanned out, laggards caught up from the store.
@@ -91,6 +93,7 @@ let package = Package(
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
         .testTarget(name: "WALTests", dependencies: ["WAL", "Raft", "Checksum"]),
+        .testTarget(name: "BoltTests", dependencies: ["Bolt", "Checksum"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "NIOEmbedded", package: "swift-nio"),
                                                     .product(name: "NIOPosix", package: "swift-nio")],
@@ -105,7 +108,7 @@ let package = Package(
         .testTarget(name: "GRPCTests", dependencies: ["GRPC", "HTTP2", "CNghttp2", "HTTP2TestSupport"]),
         // Start the built etcd binary and drive it with the stock etcdctl (and the reference etcd).
         // Histories recorded against real clusters are checked with the simulator's checker.
-        .testTarget(name: "IntegrationTests", dependencies: ["RaftSimulation", "MVCC", "LMDB"], exclude: ["Scripts", "Fixtures"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["RaftSimulation", "MVCC", "LMDB", "Bolt", "Checksum"], exclude: ["Scripts", "Fixtures"]),
         .testTarget(
             name: "RaftTests",
             dependencies: ["Raft", "RaftSimulation", "ProtoWire"],

@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mkdir -p "${1:?dir}" && cd "$1" && pwd)
 mkdir -p "$dir/gopath/src"
 for source in bench/putload bench/watchload Tests/IntegrationTests/Scripts/rawproto Tests/IntegrationTests/Scripts/h2stall \
+    Tests/IntegrationTests/Scripts/boltcheck \
     Tests/IntegrationTests/Scripts/history; do
   tool=$(basename "$source")
   ln -sfn "$here/$source" "$dir/gopath/src/$tool"

@@ -9,7 +9,7 @@ for set in "$@"; do
     build) packages+=(pkg-config liblmdb-dev libnghttp2-dev libssl-dev) ;;
     test)  packages+=(pkg-config liblmdb-dev libnghttp2-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
                       etcd-client python3-etcd3 nghttp2-client curl golang-cfssl openssl) ;;
-    go)    packages+=(golang-go golang-etcd-server-dev etcd-client) ;;
+    go)    packages+=(golang-go golang-etcd-server-dev golang-github-coreos-bbolt-dev etcd-client) ;;
     *) echo "install-deps.sh: unknown set '$set'" >&2; exit 2 ;;
   esac
 done

@@ -37,31 +37,43 @@ extension StoreReader {
         }
 
         var crc = CRC32C.checksum(Array("key".utf8))
+        try forEachEtcdKeyRecord(through: revision) { at, key, value in
+            if at.main > compact || !keepsAny || keptAtOrBelowCompaction.contains(at) {
+                crc = CRC32C.checksum(key, initial: crc)
+                crc = CRC32C.checksum(value, initial: crc)
+            }
+        }
+        return KeyHistoryHash(hash: crc, currentRevision: current, compactRevision: compact)
+    }
+}
+
+extension StoreReader {
+    /// Every stored revision up to `last` (all when nil), in order, as etcd 3.4's `key` bucket
+    /// holds it: the key is the revision (main, `_`, sub) with `t` appended for a delete; the
+    /// value is the mvccpb.KeyValue, only the key for a delete.
+    func forEachEtcdKeyRecord(through last: Int64? = nil,
+                              _ body: (Revision, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
         var bucketKey = [UInt8](repeating: 0, count: 18)
         bucketKey[8] = 0x5F  // "_"
-        bucketKey[17] = 0x74  // "t", hashed for deletes only
+        bucketKey[17] = 0x74  // "t", for deletes only
         let cursor = try txn.cursor(store.kv)
         defer { cursor.close() }
         var position = try cursor.first()
-        while let entry = position, let at = Revision(entry.key), at.main <= revision {
-            if at.main > compact || !keepsAny || keptAtOrBelowCompaction.contains(at) {
-                guard let keyEnd = KeyHistoryHash.endOfKeyField(entry.value) else {
-                    throw MVCCError.corrupt("kv at revision \(at): no key field")
-                }
-                // A put always carries create_revision (field 2) right after the key; a delete's
-                // record does not, and etcd stores only its key.
-                let isDelete = keyEnd == entry.value.count || entry.value[keyEnd] != 0x10
-                putBigEndian(UInt64(bitPattern: at.main), into: &bucketKey, at: 0)
-                putBigEndian(UInt64(bitPattern: at.sub), into: &bucketKey, at: 9)
-                crc = bucketKey.withUnsafeBytes {
-                    CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(isDelete ? 18 : 17)]), initial: crc)
-                }
-                crc = CRC32C.checksum(isDelete ? UnsafeRawBufferPointer(rebasing: entry.value[0..<keyEnd]) : entry.value,
-                                      initial: crc)
+        while let entry = position, let at = Revision(entry.key), at.main <= last ?? .max {
+            guard let keyEnd = KeyHistoryHash.endOfKeyField(entry.value) else {
+                throw MVCCError.corrupt("kv at revision \(at): no key field")
+            }
+            // A put always carries create_revision (field 2) right after the key; a delete's
+            // record does not, and etcd stores only its key.
+            let isDelete = keyEnd == entry.value.count || entry.value[keyEnd] != 0x10
+            putBigEndian(UInt64(bitPattern: at.main), into: &bucketKey, at: 0)
+            putBigEndian(UInt64(bitPattern: at.sub), into: &bucketKey, at: 9)
+            try bucketKey.withUnsafeBytes { key in
+                try body(at, UnsafeRawBufferPointer(rebasing: key[0..<(isDelete ? 18 : 17)]),
+                         isDelete ? UnsafeRawBufferPointer(rebasing: entry.value[0..<keyEnd]) : entry.value)
             }
             position = try cursor.next()
         }
-        return KeyHistoryHash(hash: crc, currentRevision: current, compactRevision: compact)
     }
 }
 

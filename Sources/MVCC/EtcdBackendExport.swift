@@ -1,0 +1,117 @@
+import Bolt
+import EtcdProto
+
+extension StoreReader {
+    /// Writes the store, as this transaction sees it, as etcd 3.4's bbolt backend at `path`:
+    /// the file `etcdctl snapshot save` receives and `snapshot restore` turns into a data dir.
+    /// Returns the number of 4 KiB pages written.
+    ///
+    /// Buckets, in bbolt's (bytewise) order, as etcd writes them:
+    /// - `alarm`: encoded AlarmMember → empty;
+    /// - `auth`: `authRevision` 1 (auth never enabled); `authRoles`, `authUsers` empty;
+    /// - `cluster`: `clusterVersion` → "3.4.0";
+    /// - `key`: every stored revision (see `forEachEtcdKeyRecord`);
+    /// - `lease`: 8-byte big-endian ID → leasepb.Lease{ID, TTL};
+    /// - `members`: hex ID → etcd's member JSON; `members_removed`: hex ID → "removed";
+    /// - `meta`: `consistent_index` (the applied index), and the scheduled and finished
+    ///   compaction revisions as 17-byte revisions once there was a compaction.
+    @discardableResult
+    public func exportEtcdBackend(to path: String) throws -> UInt64 {
+        let writer = try BoltWriter(path: path)
+        func bucket(_ name: String, _ entries: [(key: [UInt8], value: [UInt8])]) throws {
+            try writer.beginBucket(Array(name.utf8))
+            for entry in entries.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                try writer.append(key: entry.key, value: entry.value)
+            }
+            try writer.endBucket()
+        }
+        try bucket("alarm", try alarms().map { (key: $0.serializedBytes(), value: []) })
+        try bucket("auth", [(Array("authRevision".utf8), bigEndianBytes(1))])
+        try bucket("authRoles", [])
+        try bucket("authUsers", [])
+        try bucket("cluster", try clusterVersion().map { [(Array("clusterVersion".utf8), Array($0.utf8))] } ?? [])
+        try writer.beginBucket(Array("key".utf8))
+        try forEachEtcdKeyRecord { _, key, value in try writer.append(key: Array(key), value: Array(value)) }
+        try writer.endBucket()
+        try bucket("lease", try leases().map { lease in
+            (key: bigEndianBytes(lease.id), value: EtcdBackendFormat.lease(id: lease.id, ttl: lease.ttlSeconds))
+        })
+        try bucket("members", try members().map { (key: Array(String($0.id, radix: 16).utf8), value: EtcdBackendFormat.memberJSON($0)) })
+        try bucket("members_removed", try removedMemberIDs().map { (key: Array(String($0, radix: 16).utf8), value: Array("removed".utf8)) })
+        var meta: [(key: [UInt8], value: [UInt8])] = [(Array("consistent_index".utf8), bigEndianBytes(Int64(bitPattern: try appliedIndex())))]
+        let scheduled = try compactRevision(), finished = try finishedCompactRevision()
+        if scheduled >= 0 { meta.append((Array("scheduledCompactRev".utf8), EtcdBackendFormat.revision(scheduled))) }
+        if finished >= 0 { meta.append((Array("finishedCompactRev".utf8), EtcdBackendFormat.revision(finished))) }
+        try bucket("meta", meta)
+        return try writer.finish()
+    }
+}
+
+/// The byte formats of etcd 3.4's backend buckets.
+enum EtcdBackendFormat {
+    /// A revision as etcd's bucket keys and compaction marks hold it: main, `_`, sub 0.
+    static func revision(_ main: Int64) -> [UInt8] {
+        bigEndianBytes(main) + [0x5F] + bigEndianBytes(0)
+    }
+
+    /// leasepb.Lease{ID = 1, TTL = 2} (RemainingTTL = 3 is only written by checkpoints).
+    static func lease(id: Int64, ttl: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        func varint(_ field: UInt8, _ value: Int64) {
+            guard value != 0 else { return }
+            out.append(field << 3)
+            var rest = UInt64(bitPattern: value)
+            while rest >= 0x80 {
+                out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+                rest >>= 7
+            }
+            out.append(UInt8(rest))
+        }
+        varint(1, id)
+        varint(2, ttl)
+        return out
+    }
+
+    /// Go's encoding/json of etcd's membership.Member: id (decimal), peerURLs, then isLearner,
+    /// name and clientURLs when set.
+    static func memberJSON(_ member: Member) -> [UInt8] {
+        var fields = ["\"id\":\(member.id)", "\"peerURLs\":" + stringArray(member.peerURLs)]
+        if member.isLearner { fields.append("\"isLearner\":true") }
+        if !member.name.isEmpty { fields.append("\"name\":" + string(member.name)) }
+        if !member.clientURLs.isEmpty { fields.append("\"clientURLs\":" + stringArray(member.clientURLs)) }
+        return Array(("{" + fields.joined(separator: ",") + "}").utf8)
+    }
+
+    static func stringArray(_ values: [String]) -> String {
+        "[" + values.map(string).joined(separator: ",") + "]"
+    }
+
+    /// A JSON string as Go writes it (HTML-safe: <, > and & escaped).
+    static func string(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<", ">", "&", "\u{2028}", "\u{2029}":
+                out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+            default:
+                if scalar.value < 0x20 {
+                    out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
+}
