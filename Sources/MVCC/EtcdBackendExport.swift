@@ -1,5 +1,33 @@
 import Bolt
 import EtcdProto
+import Foundation
+
+extension KVStore {
+    /// Exports the store as etcd's backend to a scratch file beside the store (from one read
+    /// transaction: writes go on meanwhile) and returns its path; the caller removes it. Scratch
+    /// files a crash left behind are removed when the store opens.
+    public func writeEtcdSnapshot() throws -> String {
+        let scratch = KVStore.snapshotScratchPrefix(of: path) + UUID().uuidString
+        do {
+            try read { try $0.exportEtcdBackend(to: scratch) }
+        } catch {
+            unlink(scratch)
+            throw error
+        }
+        return scratch
+    }
+
+    static func snapshotScratchPrefix(of path: String) -> String { path + ".snapshot-" }
+
+    static func removeSnapshotScratch(of path: String) {
+        let prefix = snapshotScratchPrefix(of: path)
+        let directory = (prefix as NSString).deletingLastPathComponent
+        let name = (prefix as NSString).lastPathComponent
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where file.hasPrefix(name) {
+            unlink(directory + "/" + file)
+        }
+    }
+}
 
 extension StoreReader {
     /// Writes the store, as this transaction sees it, as etcd 3.4's bbolt backend at `path`:

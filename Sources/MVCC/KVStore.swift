@@ -74,6 +74,7 @@ public final class KVStore: @unchecked Sendable {
         self.path = path
         // A defragmentation that stopped before its switch-over leaves its copy behind.
         KVStore.removeDefragmentCopy(of: path)
+        KVStore.removeSnapshotScratch(of: path)
         let environment = try Environment(path: path, mapSize: mapSize, maxDatabases: Schema.maxDatabases,
                                           flags: KVStore.environmentFlags)
         current = Mutex(environment)

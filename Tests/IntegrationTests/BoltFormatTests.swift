@@ -195,4 +195,42 @@ import Testing
         #expect(try etcdctl(theirs, "get", "k1", "--rev=19").stderr.contains("required revision has been compacted"))
         #expect(try etcdctl(theirs, "lease", "list").stdout.contains(lease))
     }
+
+    /// `etcdctl snapshot save` against our server: the file ends in its SHA-256 (restore checks
+    /// it), `snapshot status` reads it, and the reference etcd serves what `snapshot restore`
+    /// makes of it.
+    @Test func snapshotSaveRestoresIntoTheReference() throws {
+        guard let reference = Binaries.referenceEtcd else {
+            Issue.record("reference etcd not found; run `make reference`")
+            return
+        }
+        let ours = ServerProcess(name: "snapshot")
+        try ours.start()
+        defer { ours.stop() }
+        for i in 0..<200 { #expect(try etcdctl(ours, "put", "key\(i % 50)", String(repeating: "v", count: i * 10)).status == 0) }
+        let expected = try etcdctl(ours, "-w", "json", "get", "key", "--prefix")
+        let file = temporaryDirectory("snapshot") + "/backup.db"
+        let save = try etcdctl(ours, "snapshot", "save", file)
+        #expect(save.status == 0, "\(save)")
+        #expect(save.stdout == "Snapshot saved at \(file)\n")
+        let size = (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
+        #expect(size % 4096 == 32, "a snapshot is whole pages and a 32-byte SHA-256")
+        let status = try run(Binaries.etcdctl, ["snapshot", "status", file, "-w", "json"], environment: ["ETCDCTL_API": "3"])
+        #expect(status.stdout.contains("\"revision\":201"), "\(status)")
+        #expect(ours.log.contains("successfully sent database snapshot to client"))
+
+        let restored = temporaryDirectory("restored") + "/restored.etcd"
+        let theirs = ServerProcess(binary: reference, name: "restored", dataDir: restored)
+        let restore = try run(Binaries.etcdctl, ["snapshot", "restore", file, "--data-dir", restored, "--name", theirs.name,
+                                                 "--initial-cluster", theirs.initialCluster,
+                                                 "--initial-advertise-peer-urls", theirs.advertisedPeerURL],
+                              environment: ["ETCDCTL_API": "3"])
+        #expect(restore.status == 0, "\(restore)")
+        try theirs.start()
+        defer { theirs.stop() }
+        let served = try etcdctl(theirs, "-w", "json", "get", "key", "--prefix")
+        func kvs(_ json: String) -> String { String(json[(json.range(of: "\"kvs\"")?.lowerBound ?? json.startIndex)...]) }
+        #expect(served.stdout.contains("\"kvs\""))
+        #expect(kvs(served.stdout) == kvs(expected.stdout))
+    }
 }
