@@ -1,4 +1,5 @@
 import Bolt
+import Checksum
 import EtcdProto
 import Foundation
 
@@ -46,21 +47,34 @@ extension StoreReader {
     @discardableResult
     public func exportEtcdBackend(to path: String) throws -> UInt64 {
         let writer = try BoltWriter(path: path)
+        try writeEtcdBuckets(to: writer)
+        return try writer.finish()
+    }
+
+    /// etcd 3.4's Maintenance.Hash over this store: a CRC-32C over every bucket's name, keys and
+    /// values in order, leaving out `meta`'s `consistent_index`.
+    public func etcdBackendHash() throws -> UInt32 {
+        let hasher = BucketHasher()
+        try writeEtcdBuckets(to: hasher)
+        return hasher.crc
+    }
+
+    func writeEtcdBuckets(to sink: some EtcdBucketSink) throws {
         func bucket(_ name: String, _ entries: [(key: [UInt8], value: [UInt8])]) throws {
-            try writer.beginBucket(Array(name.utf8))
+            try sink.beginBucket(Array(name.utf8))
             for entry in entries.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-                try writer.append(key: entry.key, value: entry.value)
+                try sink.append(key: entry.key, value: entry.value)
             }
-            try writer.endBucket()
+            try sink.endBucket()
         }
         try bucket("alarm", try alarms().map { (key: $0.serializedBytes(), value: []) })
         try bucket("auth", [(Array("authRevision".utf8), bigEndianBytes(1))])
         try bucket("authRoles", [])
         try bucket("authUsers", [])
         try bucket("cluster", try clusterVersion().map { [(Array("clusterVersion".utf8), Array($0.utf8))] } ?? [])
-        try writer.beginBucket(Array("key".utf8))
-        try forEachEtcdKeyRecord { _, key, value in try writer.append(key: Array(key), value: Array(value)) }
-        try writer.endBucket()
+        try sink.beginBucket(Array("key".utf8))
+        try forEachEtcdKeyRecord { _, key, value in try sink.append(key: Array(key), value: Array(value)) }
+        try sink.endBucket()
         try bucket("lease", try leases().map { lease in
             (key: bigEndianBytes(lease.id), value: EtcdBackendFormat.lease(id: lease.id, ttl: lease.ttlSeconds))
         })
@@ -71,8 +85,35 @@ extension StoreReader {
         if scheduled >= 0 { meta.append((Array("scheduledCompactRev".utf8), EtcdBackendFormat.revision(scheduled))) }
         if finished >= 0 { meta.append((Array("finishedCompactRev".utf8), EtcdBackendFormat.revision(finished))) }
         try bucket("meta", meta)
-        return try writer.finish()
     }
+}
+
+/// Where the etcd buckets go: a bbolt file, or a hash.
+protocol EtcdBucketSink {
+    func beginBucket(_ name: [UInt8]) throws
+    func append(key: [UInt8], value: [UInt8]) throws
+    func endBucket() throws
+}
+
+extension BoltWriter: EtcdBucketSink {}
+
+/// etcd's backend hash: bucket names, keys and values, all but (meta, consistent_index).
+final class BucketHasher: EtcdBucketSink {
+    private(set) var crc: UInt32 = 0
+    private var bucket: [UInt8] = []
+
+    func beginBucket(_ name: [UInt8]) {
+        bucket = name
+        crc = CRC32C.checksum(name, initial: crc)
+    }
+
+    func append(key: [UInt8], value: [UInt8]) {
+        if bucket == Array("meta".utf8) && key == Array("consistent_index".utf8) { return }
+        crc = CRC32C.checksum(key, initial: crc)
+        crc = CRC32C.checksum(value, initial: crc)
+    }
+
+    func endBucket() {}
 }
 
 /// The byte formats of etcd 3.4's backend buckets.

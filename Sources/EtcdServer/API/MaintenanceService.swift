@@ -49,6 +49,16 @@ struct MaintenanceService {
                 }
             }
         }
+        router.unary("/etcdserverpb.Maintenance/Hash", HashRequest.self) { _, responder in
+            service.readQueue.async {
+                do {
+                    let (hash, revision) = try service.store.read { (try $0.etcdBackendHash(), try $0.currentRevision()) }
+                    responder.succeed(HashResponse(header: service.headers.header(revision: revision), hash: hash))
+                } catch {
+                    responder.fail(etcdError(error))
+                }
+            }
+        }
         router.unary("/etcdserverpb.Maintenance/Defragment", DefragmentRequest.self) { _, responder in
             MaintenanceService.defragmentQueue.async {
                 do {
