@@ -233,4 +233,35 @@ import Testing
         #expect(served.stdout.contains("\"kvs\""))
         #expect(kvs(served.stdout) == kvs(expected.stdout))
     }
+
+    /// kill -9 while snapshots stream: the member restarts with everything and no scratch file.
+    @Test func killedWhileStreamingASnapshotRestartsClean() throws {
+        let server = ServerProcess(binary: Binaries.releaseEtcd, name: "snapshot-crash")
+        try server.start()
+        defer { server.stop() }
+        let fill = try run(Binaries.python, [Binaries.script("defrag_under_load.py"), server.endpoint, "fill"], timeout: 240)
+        #expect(fill.status == 0, "\(fill.stderr)")
+        let directory = temporaryDirectory("snapshot-crash")
+        for (round, delay) in [0, 10, 40, 120].enumerated() {
+            let save = Process()
+            save.executableURL = URL(fileURLWithPath: Binaries.etcdctl)
+            save.arguments = ["--endpoints=\(server.endpoint)", "snapshot", "save", directory + "/\(round).db"]
+            save.environment = ["ETCDCTL_API": "3"]
+            save.standardOutput = FileHandle.nullDevice
+            save.standardError = FileHandle.nullDevice
+            try save.run()
+            usleep(useconds_t(delay * 1000))
+            server.kill9()
+            // A save that had not started its stream waits for the server to come back.
+            try server.start()
+            let deadline = Date().addingTimeInterval(60)
+            while save.isRunning && Date() < deadline { usleep(50_000) }
+            if save.isRunning { save.terminate() }
+            let count = try etcdctl(server, "-w", "json", "get", "history/", "--prefix", "--keys-only")
+            #expect(count.stdout.contains("\"count\":500"), "round \(round): \(count)")
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: server.dataDir + "/member/snap")
+            #expect(!leftovers.contains { $0.contains(".snapshot-") }, "\(leftovers)")
+        }
+        #expect(try etcdctl(server, "snapshot", "save", directory + "/final.db").status == 0)
+    }
 }
