@@ -358,10 +358,17 @@ class Check:
         new_leader, results = self.wait_for_leader(ISOLATION_SECONDS, exclude=leader)
         if new_leader is not None:
             self.summary["elect_seconds"] = round(now() - self.t_isolated, 2)
-            self.summary["new_term"] = results[new_leader]["raftTerm"]
-            if results[new_leader]["raftTerm"] <= old_term:
-                self.error("the majority's leader reports raftTerm %d, not above the old %d"
-                           % (results[new_leader]["raftTerm"], old_term))
+            # Status reports the term of the last applied entry (as etcd's does): a new leader
+            # shows its term once its first entry applies, a moment after the election.
+            term = results[new_leader]["raftTerm"]
+            deadline = now() + 5
+            while term <= old_term and now() < deadline:
+                time.sleep(0.05)
+                status = self.status(new_leader, 1.0)
+                term = status["raftTerm"] if status else term
+            self.summary["new_term"] = term
+            if term <= old_term:
+                self.error("the majority's leader reports raftTerm %d, not above the old %d" % (term, old_term))
         else:
             self.error("the majority elected no leader within %.0f s of the partition" % ISOLATION_SECONDS)
         remaining = self.t_isolated + ISOLATION_SECONDS - now()
