@@ -59,7 +59,7 @@ let package = Package(
         // etcd's bbolt file format (its backend and snapshot stream), written from ordered buckets.
         .target(name: "Bolt"),
         .target(name: "WAL", dependencies: ["Raft", "Checksum"]),
-        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "COpenSSL", "Checksum", "Bolt"]),
+        .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "ProtoJSON", "COpenSSL", "Checksum", "Bolt"]),
         // Leases: TTLs, expiry, attached keys; no I/O, an injected clock.
         .target(name: "Lease"),
         // Watchers: committed changes fanned out, laggards caught up from the store.

@@ -2,6 +2,8 @@ import Bolt
 import Checksum
 import EtcdProto
 import Foundation
+import ProtoJSON
+import ProtoWire
 
 extension KVStore {
     /// Exports the store as etcd's backend to a scratch file beside the store (from one read
@@ -125,20 +127,10 @@ enum EtcdBackendFormat {
 
     /// leasepb.Lease{ID = 1, TTL = 2} (RemainingTTL = 3 is only written by checkpoints).
     static func lease(id: Int64, ttl: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        func varint(_ field: UInt8, _ value: Int64) {
-            guard value != 0 else { return }
-            out.append(field << 3)
-            var rest = UInt64(bitPattern: value)
-            while rest >= 0x80 {
-                out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-                rest >>= 7
-            }
-            out.append(UInt8(rest))
-        }
-        varint(1, id)
-        varint(2, ttl)
-        return out
+        var writer = ProtoWriter()
+        writer.writeInt64(1, id)
+        writer.writeInt64(2, ttl)
+        return writer.bytes
     }
 
     /// Go's encoding/json of etcd's membership.Member: id (decimal), peerURLs, then isLearner,
@@ -146,41 +138,12 @@ enum EtcdBackendFormat {
     static func memberJSON(_ member: Member) -> [UInt8] {
         var fields = ["\"id\":\(member.id)", "\"peerURLs\":" + stringArray(member.peerURLs)]
         if member.isLearner { fields.append("\"isLearner\":true") }
-        if !member.name.isEmpty { fields.append("\"name\":" + string(member.name)) }
+        if !member.name.isEmpty { fields.append("\"name\":" + quote(member.name)) }
         if !member.clientURLs.isEmpty { fields.append("\"clientURLs\":" + stringArray(member.clientURLs)) }
         return Array(("{" + fields.joined(separator: ",") + "}").utf8)
     }
 
     static func stringArray(_ values: [String]) -> String {
-        "[" + values.map(string).joined(separator: ",") + "]"
-    }
-
-    /// A JSON string as Go writes it (HTML-safe: <, > and & escaped).
-    static func string(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
+        "[" + values.map(quote).joined(separator: ",") + "]"
     }
 }

@@ -41,7 +41,7 @@ import Testing
         #expect(MemberJSON.attributes(name: "b1", clientURLs: ["http://127.0.0.1:24111"])
             == #"{"name":"b1","clientURLs":["http://127.0.0.1:24111"]}"#)
         #expect(MemberJSON.attributes(name: "", clientURLs: []) == "{}")
-        #expect(MemberJSON.string("a<b>&\"") == #""a\u003cb\u003e\u0026\"""#)
+        #expect(MemberJSON.attributes(name: "a<b>&\"", clientURLs: []) == #"{"name":"a\u003cb\u003e\u0026\""}"#)
     }
 
     /// The publish entry etcd wrote for member 840838d1af0ba98 (every non-nullable field

@@ -1,5 +1,6 @@
 import EtcdProto
 import Foundation
+import ProtoJSON
 
 /// etcd's JSON forms of a member, which travel in conf change contexts, member-attribute
 /// publishes and the peer `/members` endpoint. etcd writes them with Go's encoding/json, and
@@ -15,7 +16,7 @@ enum MemberJSON {
         var text = "{\"id\":\(member.id),\"peerURLs\":"
         text += peerURLsNull ? "null" : array(member.peerURLs)
         if member.isLearner { text += ",\"isLearner\":true" }
-        if !member.name.isEmpty { text += ",\"name\":" + string(member.name) }
+        if !member.name.isEmpty { text += ",\"name\":" + quote(member.name) }
         if !member.clientURLs.isEmpty { text += ",\"clientURLs\":" + array(member.clientURLs) }
         if let isPromote { text += ",\"isPromote\":\(isPromote)" }
         return text + "}"
@@ -29,7 +30,7 @@ enum MemberJSON {
     /// The attributes a member publishes once it has started.
     static func attributes(name: String, clientURLs: [String]) -> String {
         var fields: [String] = []
-        if !name.isEmpty { fields.append("\"name\":" + string(name)) }
+        if !name.isEmpty { fields.append("\"name\":" + quote(name)) }
         if !clientURLs.isEmpty { fields.append("\"clientURLs\":" + array(clientURLs)) }
         return "{" + fields.joined(separator: ",") + "}"
     }
@@ -72,29 +73,6 @@ enum MemberJSON {
     }
 
     static func array(_ values: [String]) -> String {
-        "[" + values.map(string).joined(separator: ",") + "]"
-    }
-
-    /// A JSON string as Go's encoder writes it: `<`, `>` and `&` escaped too.
-    static func string(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                out += String(format: "\\u%04x", scalar.value)
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        "[" + values.map(quote).joined(separator: ",") + "]"
     }
 }
