@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Checksum"),
         // etcd's bbolt file format (its backend and snapshot stream), written from ordered buckets.
         .target(name: "Bolt"),
-        .target(name: "WAL", dependencies: ["Raft", "Checksum"]),
+        .target(name: "WAL", dependencies: ["Raft", "Checksum", "ProtoWire"]),
         .target(name: "MVCC", dependencies: ["LMDB", "EtcdProto", "ProtoWire", "ProtoJSON", "COpenSSL", "Checksum", "Bolt"]),
         // Leases: TTLs, expiry, attached keys; no I/O, an injected clock.
         .target(name: "Lease"),

@@ -81,10 +81,12 @@ public final class EtcdServer: @unchecked Sendable {
 
         // A member that has run before (etcd's "memberInitialized") gets the initial corruption check.
         let memberInitialized = FileManager.default.fileExists(atPath: config.walDirectory)
+        let mapSize = Int(config.effectiveQuotaBytes) + (1 << 30)
+        // A data dir etcd wrote becomes ours first (its files are kept aside).
+        try EtcdDataImport(config: config, mapSize: mapSize, logger: logger).runIfNeeded()
         let snapDirectory = config.memberDirectory + "/snap"
         try makeDirectories(snapDirectory)
         removeTemporaryFiles(in: snapDirectory)
-        let mapSize = Int(config.effectiveQuotaBytes) + (1 << 30)
         let store = try KVStore(path: config.backendPath, mapSize: mapSize)
         logger.info("opened backend db", ["path": config.backendPath], text: "opened backend db at \(config.backendPath)")
 

@@ -540,7 +540,7 @@ private func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int) throws {
     }
 }
 
-private func readFile(_ path: String) throws -> [UInt8] {
+func readFile(_ path: String) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw WALError.errno("open \(path)") }
     defer { close(fd) }
@@ -562,7 +562,7 @@ private func readFile(_ path: String) throws -> [UInt8] {
     return bytes
 }
 
-private func segmentFiles(in directory: String) throws -> [WAL.Segment] {
+func segmentFiles(in directory: String) throws -> [WAL.Segment] {
     guard let dir = opendir(directory) else {
         if errno == ENOENT { return [] }
         throw WALError.errno("opendir \(directory)")

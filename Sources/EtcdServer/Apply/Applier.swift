@@ -91,6 +91,23 @@ final class Applier: @unchecked Sendable {
         }
     }
 
+    /// Applies only what an entry changes in the membership (a conf change, a member's
+    /// attributes, the cluster version). The import of an etcd data dir replays these for the
+    /// entries its backend already reflects, as etcd replays them into its v2 store.
+    func applyMembership(_ entry: Entry, in batch: WriteBatch) throws {
+        switch entry.type {
+        case .confChange:
+            _ = try applyConfChange(entry, in: batch)
+        case .normal:
+            guard !entry.data.isEmpty else { return }
+            if let request = try? InternalRaftRequest(serializedBytes: entry.data) {
+                if let v2 = request.v2 { try applyClusterRequest(v2, in: batch) }
+            } else if let request = try? V2Request(serializedBytes: entry.data) {
+                try applyClusterRequest(request, in: batch)
+            }
+        }
+    }
+
     private func apply(_ request: InternalRaftRequest, in batch: WriteBatch) throws -> EntryOutcome {
         if let v2 = request.v2 {
             try applyClusterRequest(v2, in: batch)
