@@ -68,7 +68,7 @@ let package = Package(
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
             "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire", "Lease", "Watch",
-            "Raft", "Peer", "ServerLog", "TLS", "ProtoJSON",
+            "Raft", "Peer", "ServerLog", "TLS", "ProtoJSON", "Bolt",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -1,3 +1,4 @@
+import Bolt
 import EtcdProto
 import Foundation
 import Lease
@@ -56,34 +57,67 @@ final class PeerGateway: RaftTransportDelegate, @unchecked Sendable {
         return "\(directory)/\(String(repeating: "0", count: max(0, 16 - hex.count)) + hex).snap.db"
     }
 
+    /// A snapshot's database arrived at `databasePath`: etcd's backend (bbolt, from an etcd
+    /// leader or ours), converted into a store copy, with the membership the message's v2
+    /// store carries; or a copy of our own store (from an older build of ours). It waits as
+    /// `<index>.snap.db` until Raft installs it.
     func snapshotReceived(_ message: Message, databasePath: String) throws {
-        guard let index = message.snapshot?.metadata.index else { throw WALError("snapshot message without a snapshot") }
-        // Refuse what cannot be installed now rather than fail when Raft installs it.
-        let copy = try KVStore.describeCopy(at: databasePath, mapSize: mapSize)
-        guard copy.appliedIndex == index else {
-            throw WALError("snapshot database covers index \(copy.appliedIndex), the message says \(index)")
-        }
+        guard let snapshot = message.snapshot else { throw WALError("snapshot message without a snapshot") }
+        let index = snapshot.metadata.index
         let target = Self.databasePath(in: snapshotDirectory, index: index)
         if access(target, F_OK) == 0 {
             unlink(databasePath)
-        } else {
-            guard rename(databasePath, target) == 0 else { throw WALError("rename \(databasePath): \(String(cString: strerror(errno)))") }
-            try syncDirectory(snapshotDirectory)
+            host?.step(message)
+            return
         }
+        var copyPath = databasePath
+        if EtcdDataImport.isBoltFile(databasePath) {
+            copyPath = databasePath + ".store"
+            defer { unlink(databasePath) }
+            do {
+                try convert(databasePath, to: copyPath, snapshot: snapshot)
+            } catch {
+                unlink(copyPath)
+                throw error
+            }
+        }
+        // Refuse what cannot be installed now rather than fail when Raft installs it.
+        let copy = try KVStore.describeCopy(at: copyPath, mapSize: mapSize)
+        guard copy.appliedIndex == index else {
+            unlink(copyPath)
+            throw WALError("snapshot database covers index \(copy.appliedIndex), the message says \(index)")
+        }
+        guard rename(copyPath, target) == 0 else { throw WALError("rename \(copyPath): \(String(cString: strerror(errno)))") }
+        try syncDirectory(snapshotDirectory)
         logger.info("received and saved database snapshot", ["snapshot-index": index, "snapshot-path": target],
                     package: "rafthttp")
         host?.step(message)
     }
 
+    /// etcd's backend at `path` into a store copy at `copyPath`.
+    private func convert(_ path: String, to copyPath: String, snapshot: Snapshot) throws {
+        let membership = try V2StoreJSON.membership(snapshot.data)
+        let backend = try BoltReader(path: path)
+        let copy = try KVStore(path: copyPath, mapSize: mapSize)
+        try copy.importEtcdBackend(backend, appliedTerm: snapshot.metadata.term, membership: membership)
+    }
+
+    /// What a snapshot for a follower carries, from one read of the store: etcd's backend
+    /// (what an etcd member installs, and ours), and the membership as etcd's v2 store JSON.
     func prepareSnapshot(_ message: Message) throws -> (message: Message, databasePath: String) {
         let path = "\(snapshotDirectory)/tmp-send-\(UInt64.random(in: 0...UInt64.max))"
-        try store.environment.copyCompacted(to: path)
-        let copy = try KVStore.describeCopy(at: path, mapSize: mapSize)
-        let voters = copy.members.filter { !$0.isLearner }.map(\.id)
-        let learners = copy.members.filter(\.isLearner).map(\.id)
+        let (index, term, membership) = try store.read { reader in
+            try reader.exportEtcdBackend(to: path)
+            return (try reader.appliedIndex(), try reader.appliedTerm(),
+                    ImportedMembership(members: try reader.members(), removedIDs: try reader.removedMemberIDs(),
+                                       clusterVersion: try reader.clusterVersion()))
+        }
         var outgoing = message
-        outgoing.snapshot = Snapshot(metadata: SnapshotMetadata(confState: ConfState(voters: voters, learners: learners),
-                                                                index: copy.appliedIndex, term: copy.appliedTerm))
+        let voters = membership.members.filter { !$0.isLearner }.map(\.id)
+        let learners = membership.members.filter(\.isLearner).map(\.id)
+        outgoing.snapshot = Snapshot(data: V2StoreJSON.encode(membership),
+                                     metadata: SnapshotMetadata(confState: ConfState(voters: voters, learners: learners),
+                                                                index: index, term: term))
         return (outgoing, path)
     }
 

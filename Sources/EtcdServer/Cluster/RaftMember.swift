@@ -103,11 +103,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
             try RaftMember.fetchMembers(from: urls, client: peerClient, timeoutSeconds: timeout)
         })
         try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
-        if let version = membership.clusterVersion {
-            let short = version.split(separator: ".").prefix(2).joined(separator: ".")
-            logger.info("enabled capabilities for version", ["cluster-version": short],
-                        text: "enabled capabilities for version \(short)", package: "etcdserver/api")
-        }
+        RaftMember.logRecovered(membership, clusterID: started.clusterID, logger: logger)
 
         let registry = ProposalRegistry()
         let ids = RequestIDGenerator(memberID: started.memberID)
@@ -370,12 +366,30 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         logger.info("applying snapshot", ["incoming-leader-snapshot-index": index], package: "etcdserver")
         try RaftMember.installSnapshotDatabase(index: index, directory: gateway.snapshotDirectory, store: store)
         try membership.load(from: store)
+        RaftMember.logRecovered(membership, clusterID: clusterID, logger: logger)
         try alarms.load(from: store)
         try leases.restore(from: store, extraNanoseconds: electionNanoseconds)
         if !isLeader { lessor.demote() }
         metrics.mvcc.setKeys(RaftMember.liveKeys(store))
         onSnapshotInstalled?()
         logger.info("applied snapshot", ["applied-index": index], package: "etcdserver")
+    }
+
+    /// etcd's `RaftCluster.Recover` log lines, at start-up and after a snapshot is installed.
+    static func logRecovered(_ membership: ClusterMembership, clusterID: UInt64, logger: Logger) {
+        for member in membership.all {
+            logger.info("added member from store", ["cluster-id": ClusterIdentity.hex(clusterID),
+                                                    "added-peer-id": ClusterIdentity.hex(member.id),
+                                                    "added-peer-peer-urls": member.peerURLs],
+                        text: "added member \(ClusterIdentity.hex(member.id)) [\(member.peerURLs.joined(separator: " "))] to cluster \(ClusterIdentity.hex(clusterID)) from store",
+                        package: "etcdserver/membership")
+        }
+        guard let version = membership.clusterVersion else { return }
+        let short = version.split(separator: ".").prefix(2).joined(separator: ".")
+        logger.info("set cluster version from store", ["cluster-version": short],
+                    text: "set the cluster version to \(short) from store", package: "etcdserver/membership")
+        logger.info("enabled capabilities for version", ["cluster-version": short],
+                    text: "enabled capabilities for version \(short)", package: "etcdserver/api")
     }
 
     /// How many keys the store holds now (counted once at start-up and after a snapshot).

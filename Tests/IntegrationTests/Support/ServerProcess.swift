@@ -108,7 +108,7 @@ enum TestRunRoot {
 
 /// A server process (ours or the reference) on loopback, with its stderr captured to a file.
 final class ServerProcess: @unchecked Sendable {
-    let binary: String
+    var binary: String
     let dataDir: String
     let clientPort: Int
     let peerPort: Int
