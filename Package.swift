@@ -91,8 +91,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
         .testTarget(name: "EtcdProtoTests", dependencies: ["EtcdProto", "ProtoWire", "CProtoOracle"]),
-        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto"]),
-        .testTarget(name: "WALTests", dependencies: ["WAL", "Raft", "Checksum"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "LMDB", "EtcdProto", "Bolt"]),
+        .testTarget(name: "WALTests", dependencies: ["WAL", "Raft", "Checksum", "ProtoWire"]),
         .testTarget(name: "BoltTests", dependencies: ["Bolt", "Checksum"]),
         .testTarget(name: "TLSTests", dependencies: ["TLS", "COpenSSL", .product(name: "NIOCore", package: "swift-nio"),
                                                     .product(name: "NIOEmbedded", package: "swift-nio"),
