@@ -11,6 +11,8 @@ import LMDB
 ///   `cluster_version` → the version text, e.g. "3.4.0".
 /// - `lease`: 8-byte big-endian lease ID → 8-byte big-endian granted TTL in seconds.
 /// - `alarm`: encoded etcdserverpb.AlarmMember → empty (as etcd's alarm bucket).
+/// - `auth`: etcd's `auth`, `authUsers` and `authRoles` buckets, each key under its bucket's
+///   tag (`EtcdAuthBucket`), values as etcd writes them (authpb.User and authpb.Role).
 enum ClusterKeys {
     static let memberPrefix = UInt8(ascii: "m")
     static let removedPrefix = UInt8(ascii: "r")
@@ -18,6 +20,21 @@ enum ClusterKeys {
 
     static func member(_ id: UInt64) -> [UInt8] { [memberPrefix] + bigEndianBytes(Int64(bitPattern: id)) }
     static func removed(_ id: UInt64) -> [UInt8] { [removedPrefix] + bigEndianBytes(Int64(bitPattern: id)) }
+}
+
+/// etcd's auth buckets, and the tag each one's keys carry in the `auth` table.
+public enum EtcdAuthBucket: UInt8, CaseIterable, Sendable {
+    case auth = 0x61  // "a": authEnabled, authRevision
+    case authRoles = 0x72  // "r": role name → authpb.Role
+    case authUsers = 0x75  // "u": user name → authpb.User
+
+    public var name: String {
+        switch self {
+        case .auth: return "auth"
+        case .authRoles: return "authRoles"
+        case .authUsers: return "authUsers"
+        }
+    }
 }
 
 /// A lease as persisted.
@@ -89,6 +106,15 @@ extension StoreReader {
         return leases
     }
 
+    /// One of etcd's auth buckets: its keys and values in key order.
+    public func etcdAuthBucket(_ bucket: EtcdAuthBucket) throws -> [(key: [UInt8], value: [UInt8])] {
+        var entries: [(key: [UInt8], value: [UInt8])] = []
+        try scan(store.auth, prefix: bucket.rawValue) { key, value in
+            entries.append((Array(key[1...]), Array(value)))
+        }
+        return entries
+    }
+
     private func scan(_ db: Database, prefix: UInt8,
                       _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) throws {
         let cursor = try txn.cursor(db)
@@ -129,6 +155,10 @@ extension WriteBatch {
         try txn.put(store.leases, bigEndianBytes(lease.id), bigEndianBytes(lease.ttlSeconds))
     }
 
+    public func putEtcdAuth(_ bucket: EtcdAuthBucket, key: [UInt8], value: [UInt8]) throws {
+        try txn.put(store.auth, [bucket.rawValue] + key, value)
+    }
+
     public func deleteLease(_ id: Int64) throws {
         _ = try txn.delete(store.leases, bigEndianBytes(id))
     }
@@ -144,7 +174,8 @@ extension KVStore {
          (Schema.index, keyIndex.index, [.create, .dupSort, .dupFixed]),
          (Schema.longKeyBuckets, keyIndex.longKeyBuckets, .create),
          (Schema.longKeyIndex, keyIndex.longKeyIndex, [.create, .dupSort, .dupFixed]),
-         (Schema.members, members, .create), (Schema.lease, leases, .create), (Schema.alarm, alarms, .create)]
+         (Schema.members, members, .create), (Schema.lease, leases, .create), (Schema.alarm, alarms, .create),
+         (Schema.auth, auth, .create)]
     }
 
     /// What a store copy covers: its applied index and term, and its members.

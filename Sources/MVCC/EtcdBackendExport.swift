@@ -39,7 +39,8 @@ extension StoreReader {
     ///
     /// Buckets, in bbolt's (bytewise) order, as etcd writes them:
     /// - `alarm`: encoded AlarmMember → empty;
-    /// - `auth`: `authRevision` 1 (auth never enabled); `authRoles`, `authUsers` empty;
+    /// - `auth`, `authRoles`, `authUsers`: as stored (imported from etcd); `authRevision` 1
+    ///   alone when there is nothing;
     /// - `cluster`: `clusterVersion` → "3.4.0";
     /// - `key`: every stored revision (see `forEachEtcdKeyRecord`);
     /// - `lease`: 8-byte big-endian ID → leasepb.Lease{ID, TTL};
@@ -70,9 +71,11 @@ extension StoreReader {
             try sink.endBucket()
         }
         try bucket("alarm", try alarms().map { (key: $0.serializedBytes(), value: []) })
-        try bucket("auth", [(Array("authRevision".utf8), bigEndianBytes(1))])
-        try bucket("authRoles", [])
-        try bucket("authUsers", [])
+        // A store that never held etcd's auth state has auth off at revision 1, as etcd starts.
+        let auth = try etcdAuthBucket(.auth)
+        try bucket("auth", auth.isEmpty ? [(Array("authRevision".utf8), bigEndianBytes(1))] : auth)
+        try bucket("authRoles", try etcdAuthBucket(.authRoles))
+        try bucket("authUsers", try etcdAuthBucket(.authUsers))
         try bucket("cluster", try clusterVersion().map { [(Array("clusterVersion".utf8), Array($0.utf8))] } ?? [])
         try sink.beginBucket(Array("key".utf8))
         try forEachEtcdKeyRecord { _, key, value in try sink.append(key: Array(key), value: Array(value)) }

@@ -37,7 +37,8 @@ extension KVStore {
     ///   key with no history is kept in the history table only, as etcd skips it).
     /// - `meta`: `consistent_index` becomes the applied index (at `appliedTerm`); the scheduled
     ///   and finished compaction marks carry over, so an unfinished compaction resumes.
-    /// - `lease` (ID, TTL) and `alarm` carry over.
+    /// - `lease` (ID, TTL), `alarm` and the auth buckets (users, roles, the enabled flag and
+    ///   the auth revision, as etcd wrote them) carry over.
     /// - members and the cluster version are `membership`.
     @discardableResult
     public func importEtcdBackend(_ source: BoltReader, appliedTerm: UInt64,
@@ -97,6 +98,9 @@ extension KVStore {
                     throw MVCCError.corrupt("etcd backend: alarm: \(error)")
                 }
                 try txn.put(alarms, key, [])
+            }
+            for auth in EtcdAuthBucket.allCases {
+                try bucket(auth.name) { key, value in try txn.put(self.auth, [auth.rawValue] + key, value) }
             }
             for member in membership.members {
                 try txn.put(members, ClusterKeys.member(member.id), member.serializedBytes())

@@ -68,6 +68,7 @@ public final class KVStore: @unchecked Sendable {
     let members: Database
     let leases: Database
     let alarms: Database
+    let auth: Database
 
     /// Opens (creating if needed) the store in the LMDB file at `path`.
     public init(path: String, mapSize: Int) throws {
@@ -88,6 +89,7 @@ public final class KVStore: @unchecked Sendable {
         members = try environment.openDatabase(Schema.members, flags: .create)
         leases = try environment.openDatabase(Schema.lease, flags: .create)
         alarms = try environment.openDatabase(Schema.alarm, flags: .create)
+        auth = try environment.openDatabase(Schema.auth, flags: .create)
         try environment.write { txn in
             if try txn.get(meta, MetaKey.currentRevision.bytes) == nil {
                 // A fresh store starts at revision 1, as etcd's does.

@@ -13,6 +13,8 @@ import LMDB
 /// - `meta`: the fixed keys in `MetaKey`.
 /// - `members`, `lease`, `alarm`: the cluster's members and version, the leases and the raised
 ///   alarms (`ClusterTables.swift`).
+/// - `auth`: etcd's three auth buckets as etcd writes them, each key under a one-byte tag
+///   (`ClusterTables.swift`).
 public enum Schema {
     static let kv = "kv"
     static let index = "index"
@@ -22,8 +24,7 @@ public enum Schema {
     static let lease = "lease"
     static let members = "members"
     static let alarm = "alarm"
-    static let authUsers = "auth_users"
-    static let authRoles = "auth_roles"
+    static let auth = "auth"
     public static let maxDatabases = 16
 }
 

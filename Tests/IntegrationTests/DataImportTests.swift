@@ -12,6 +12,8 @@ struct ServedState: Equatable, CustomStringConvertible {
     var clusterID: UInt64
     var members: [String]
     var leases: String
+    /// Maintenance.Hash: every bucket of etcd's backend but the consistent index.
+    var backendHash: UInt64
 
     struct KeyValueJSON: Decodable, Equatable {
         var key: String
@@ -23,7 +25,7 @@ struct ServedState: Equatable, CustomStringConvertible {
     }
 
     var description: String {
-        "revision \(revision), compact \(compactRevision), hash \(hash), \(keyValues.count) keys, member \(String(memberID, radix: 16)), "
+        "revision \(revision), backend hash \(backendHash), compact \(compactRevision), hash \(hash), \(keyValues.count) keys, member \(String(memberID, radix: 16)), "
             + "cluster \(String(clusterID, radix: 16)), members \(members), leases \(leases)"
     }
 
@@ -47,12 +49,15 @@ struct ServedState: Equatable, CustomStringConvertible {
         guard let hashKV = hash.first?.HashKV, let header = status.first?.Status.header else {
             throw ReadError(text: "no hashkv or status for \(endpoint)")
         }
+        struct Hash: Decodable { var hash: UInt64? }
+        let hashed = try run("/usr/bin/curl", ["-s", "-X", "POST", "-d", "{}", "http://\(endpoint)/v3/maintenance/hash"], timeout: 30)
+        let backendHash = try decoder.decode(Hash.self, from: Data(hashed.stdout.utf8)).hash ?? 0
         return ServedState(keyValues: range.kvs ?? [], hash: hashKV.hash, compactRevision: hashKV.compact_revision,
                            revision: header.revision, memberID: header.member_id, clusterID: header.cluster_id,
                            members: members.members.map {
                                "\(String($0.ID, radix: 16)) \($0.name ?? "") \($0.peerURLs ?? []) \($0.clientURLs ?? [])"
                            }.sorted(),
-                           leases: try ctl("lease", "list"))
+                           leases: try ctl("lease", "list"), backendHash: backendHash)
     }
 
     struct ReadError: Error, CustomStringConvertible { var text: String; var description: String { text } }
@@ -78,6 +83,11 @@ struct ServedState: Equatable, CustomStringConvertible {
         try server.start()
         defer { server.stop() }
         try fill(server.endpoint)
+        // Users and roles (auth stays off): etcd's auth buckets travel as they are.
+        for command in [["user", "add", "alice:secret"], ["role", "add", "r1"],
+                        ["role", "grant-permission", "r1", "readwrite", "/a", "/b"], ["user", "grant-role", "alice", "r1"]] {
+            #expect(try etcdctl(server, command).status == 0)
+        }
         let before = try ServedState.read(server.endpoint)
         #expect(before.keyValues.count > 150 && before.compactRevision > 1, "\(before)")
         server.stop()
@@ -93,6 +103,7 @@ struct ServedState: Equatable, CustomStringConvertible {
         #expect(after.revision == before.revision && after.memberID == before.memberID && after.clusterID == before.clusterID,
                 "\(before)\n\(after)")
         #expect(after.members == before.members && after.leases == before.leases, "\(before)\n\(after)")
+        #expect(after.backendHash == before.backendHash && before.backendHash != 0, "\(before)\n\(after)")
         let ttl = try etcdctl(server, "lease", "timetolive", before.leases.split(separator: "\n").last.map(String.init) ?? "")
         #expect(ttl.stdout.contains("granted with TTL(600s)"), "\(ttl)")
         // The original files stay beside the converted member.
@@ -153,7 +164,7 @@ struct ServedState: Equatable, CustomStringConvertible {
             #expect(try cluster.etcdctl(["put", "converted/\(step)", "x"], endpoints: member.endpoint).stdout == "OK\n")
             #expect(cluster.waitForConvergence(), "step \(step)")
             let states = try cluster.members.map { try ServedState.read($0.endpoint) }
-            #expect(Set(states.map(\.hash)).count == 1, "step \(step): \(states)")
+            #expect(Set(states.map(\.hash)).count == 1 && Set(states.map(\.backendHash)).count == 1, "step \(step): \(states)")
             #expect(Set(states.map(\.revision)).count == 1, "step \(step): \(states)")
             #expect(states.allSatisfy { $0.keyValues == states[0].keyValues && $0.members == states[0].members })
         }

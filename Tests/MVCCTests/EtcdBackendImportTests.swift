@@ -26,6 +26,9 @@ import Testing
             try batch.putMember(members[0])
             try batch.removeMember(3)
             try batch.setClusterVersion("3.4.0")
+            try batch.putEtcdAuth(.auth, key: Array("authRevision".utf8), value: bigEndianBytes(4))
+            try batch.putEtcdAuth(.authUsers, key: Array("alice".utf8), value: [0x0A, 0x05] + Array("alice".utf8))
+            try batch.putEtcdAuth(.authRoles, key: Array("r1".utf8), value: [0x0A, 0x02] + Array("r1".utf8))
         }
         try fixture.put("key/after", "compaction")
         return fixture
@@ -48,6 +51,9 @@ import Testing
             #expect(try reader.appliedIndex() == 321 && reader.appliedTerm() == 7)
             #expect(try reader.leases() == [StoredLease(id: 0x77, ttlSeconds: 90)])
             #expect(try reader.alarms() == [AlarmMember(memberID: 9, alarm: .noSpace)])
+            #expect(try reader.etcdAuthBucket(.authUsers).map(\.key) == [Array("alice".utf8)])
+            #expect(try reader.etcdAuthBucket(.authRoles).map(\.value) == [[0x0A, 0x02] + Array("r1".utf8)])
+            #expect(try reader.etcdAuthBucket(.auth).map(\.value) == [bigEndianBytes(4)])
             #expect(try reader.members() == members && reader.removedMemberIDs() == [3] && reader.clusterVersion() == "3.4.0")
         }
         // Every read and hash agrees with the source.
