@@ -5,59 +5,75 @@ import Glibc
 /// Reads a bbolt database file (etcd 3.4's backend, or a snapshot of it) without Go: the
 /// valid meta with the higher txid, then the root bucket's tree and each top-level bucket's,
 /// inline or not. Every page reference is checked against the file (and may be reached only
-/// once), so a damaged file gives an error, never a crash or a loop. The file is read whole;
-/// the import of large data dirs will want it mapped instead.
+/// once), so a damaged file gives an error, never a crash or a loop. A file is mapped, not
+/// read into memory: an imported backend can be gigabytes.
 public final class BoltReader {
     public struct ReadError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    private let bytes: [UInt8]
+    private let bytes: UnsafeRawBufferPointer
+    private let release: () -> Void
     public let pageSize: Int
     /// The high-water mark: pages 0 ..< pages are the database.
     public let pages: UInt64
     public let txid: UInt64
     private let root: UInt64
 
-    /// Loads the file at `path` (its first `pages` pages; a snapshot's SHA-256 trailer is ignored).
+    /// Maps the file at `path` (its first `pages` pages count; a snapshot's SHA-256 trailer is
+    /// ignored).
     public convenience init(path: String) throws(ReadError) {
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ReadError(description: "open \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ReadError(description: "stat \(path)") }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + offset, raw.count - offset) }
-            guard n > 0 else { throw ReadError(description: "read \(path): \(String(cString: strerror(errno)))") }
-            offset += n
+        let size = Int(info.st_size)
+        guard size > 0 else { throw ReadError(description: "invalid database: \(path) is empty") }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
+            throw ReadError(description: "mmap \(path): \(String(cString: strerror(errno)))")
         }
-        try self.init(bytes: bytes)
+        try self.init(buffer: UnsafeRawBufferPointer(start: mapped, count: size), release: { munmap(mapped, size) })
     }
 
-    public init(bytes: [UInt8]) throws(ReadError) {
-        self.bytes = bytes
+    /// Reads a database held in memory.
+    public convenience init(bytes: [UInt8]) throws(ReadError) {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        bytes.withUnsafeBytes { memory.copyMemory(from: $0) }
+        try self.init(buffer: UnsafeRawBufferPointer(rebasing: memory[0..<bytes.count]), release: { memory.deallocate() })
+    }
+
+    private init(buffer bytes: UnsafeRawBufferPointer, release: @escaping () -> Void) throws(ReadError) {
         func meta(at offset: Int) -> (pageSize: Int, root: UInt64, pages: UInt64, txid: UInt64)? {
             guard bytes.count >= offset + 80,
                   Self.u32(bytes, offset + 16) == BoltWriter.magic, Self.u32(bytes, offset + 20) == 2 else { return nil }
             let checksum = Self.u64(bytes, offset + 72)
-            guard checksum == 0 || checksum == BoltWriter.fnv1a64(bytes[(offset + 16)..<(offset + 72)]) else { return nil }
+            guard checksum == 0 || checksum == BoltWriter.fnv1a64(Array(bytes[(offset + 16)..<(offset + 72)])[...]) else {
+                return nil
+            }
             return (Int(Self.u32(bytes, offset + 24)), Self.u64(bytes, offset + 32), Self.u64(bytes, offset + 56),
                     Self.u64(bytes, offset + 64))
         }
-        guard let first = meta(at: 0) else { throw ReadError(description: "invalid database: meta page 0") }
+        guard let first = meta(at: 0) else {
+            release()
+            throw ReadError(description: "invalid database: meta page 0")
+        }
         let second = first.pageSize >= 4096 && first.pageSize <= 1 << 16 ? meta(at: first.pageSize) : nil
         let chosen = second.map { $0.txid > first.txid ? $0 : first } ?? first
         guard chosen.pageSize >= 512, chosen.pageSize <= 1 << 16,
               UInt64(bytes.count) >= chosen.pages * UInt64(chosen.pageSize), chosen.root < chosen.pages else {
+            release()
             throw ReadError(description: "invalid database: meta out of range")
         }
+        self.bytes = bytes
+        self.release = release
         pageSize = chosen.pageSize
         pages = chosen.pages
         txid = chosen.txid
         root = chosen.root
     }
+
+    deinit { release() }
 
     /// The top-level bucket names, in order.
     public func bucketNames() throws(ReadError) -> [[UInt8]] {
@@ -80,8 +96,10 @@ public final class BoltReader {
         if bucketRoot == 0 {
             // Inline: a pseudo-page after the 16-byte header.
             let page = Array(header[16...])
-            try Self.leafEntries(page, at: 0, limit: page.count) { key, value, flags in
-                if flags & BoltWriter.bucketLeafFlag == 0 { try body(key, value) }
+            try page.withUnsafeBytes { page in
+                try Self.leafEntries(page, at: 0, limit: page.count) { key, value, flags in
+                    if flags & BoltWriter.bucketLeafFlag == 0 { try body(key, value) }
+                }
             }
             return true
         }
@@ -131,7 +149,7 @@ public final class BoltReader {
     }
 
     /// The elements of the leaf page starting at `offset` in `page`.
-    private static func leafEntries(_ page: [UInt8], at offset: Int, limit: Int,
+    private static func leafEntries(_ page: UnsafeRawBufferPointer, at offset: Int, limit: Int,
                                     _ visit: ([UInt8], [UInt8], UInt32) throws -> Void) throws {
         guard offset + 16 <= limit, limit <= page.count else { throw ReadError(description: "leaf past the end") }
         let count = Int(page[offset + 10]) | Int(page[offset + 11]) << 8
@@ -148,11 +166,11 @@ public final class BoltReader {
         }
     }
 
-    static func u32(_ bytes: [UInt8], _ offset: Int) -> UInt32 {
+    static func u32<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ offset: Int) -> UInt32 where Bytes.Index == Int {
         (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << (8 * UInt32($1)) }
     }
 
-    static func u64(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
+    static func u64<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ offset: Int) -> UInt64 where Bytes.Index == Int {
         (0..<8).reduce(0) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
     }
 }
