@@ -17,7 +17,7 @@ let package = Package(
 
         // Wire formats.
         .target(name: "ProtoWire"),
-        .target(name: "EtcdProto", dependencies: ["ProtoWire"]),
+        .target(name: "EtcdProto", dependencies: ["ProtoWire", "ProtoJSON"]),
         // Protobuf messages as the grpc-gateway writes them in JSON, driven by a schema.
         .target(name: "ProtoJSON", dependencies: ["ProtoWire"]),
 

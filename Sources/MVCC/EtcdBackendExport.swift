@@ -83,7 +83,7 @@ extension StoreReader {
         try bucket("lease", try leases().map { lease in
             (key: bigEndianBytes(lease.id), value: EtcdBackendFormat.lease(id: lease.id, ttl: lease.ttlSeconds))
         })
-        try bucket("members", try members().map { (key: Array(String($0.id, radix: 16).utf8), value: EtcdBackendFormat.memberJSON($0)) })
+        try bucket("members", try members().map { (key: Array(String($0.id, radix: 16).utf8), value: Array($0.etcdJSON().utf8)) })
         try bucket("members_removed", try removedMemberIDs().map { (key: Array(String($0, radix: 16).utf8), value: Array("removed".utf8)) })
         var meta: [(key: [UInt8], value: [UInt8])] = [(Array("consistent_index".utf8), bigEndianBytes(Int64(bitPattern: try appliedIndex())))]
         let scheduled = try compactRevision(), finished = try finishedCompactRevision()
@@ -134,19 +134,5 @@ enum EtcdBackendFormat {
         writer.writeInt64(1, id)
         writer.writeInt64(2, ttl)
         return writer.bytes
-    }
-
-    /// Go's encoding/json of etcd's membership.Member: id (decimal), peerURLs, then isLearner,
-    /// name and clientURLs when set.
-    static func memberJSON(_ member: Member) -> [UInt8] {
-        var fields = ["\"id\":\(member.id)", "\"peerURLs\":" + stringArray(member.peerURLs)]
-        if member.isLearner { fields.append("\"isLearner\":true") }
-        if !member.name.isEmpty { fields.append("\"name\":" + quote(member.name)) }
-        if !member.clientURLs.isEmpty { fields.append("\"clientURLs\":" + stringArray(member.clientURLs)) }
-        return Array(("{" + fields.joined(separator: ",") + "}").utf8)
-    }
-
-    static func stringArray(_ values: [String]) -> String {
-        "[" + values.map(quote).joined(separator: ",") + "]"
     }
 }

@@ -68,7 +68,8 @@ extension KVStore {
         unlink(copy + "-lock")
     }
 
-    static func fileSize(_ path: String) -> Int64 {
+    /// The size of the file at `path`, 0 if there is none.
+    public static func fileSize(_ path: String) -> Int64 {
         var info = stat()
         return stat(path, &info) == 0 ? Int64(info.st_size) : 0
     }

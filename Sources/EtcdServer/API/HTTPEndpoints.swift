@@ -144,7 +144,7 @@ struct HTTPEndpoints: Sendable {
             committedIndex: consensus.committedIndex,
             appliedIndex: consensus.appliedIndex, pendingProposals: pendingProposals(), currentRevision: revision,
             compactRevision: compacted,
-            dbSize: MaintenanceService.fileSize(config.backendPath), dbSizeInUse: store.environment.bytesInUse(),
+            dbSize: KVStore.fileSize(config.backendPath), dbSizeInUse: store.environment.bytesInUse(),
             quotaBytes: config.effectiveQuotaBytes, isLearner: consensus.isLearner, clusterVersion: clusterVersion,
             watchStreams: watch.streams, watchers: watch.watchers)
         return metrics.render(state)

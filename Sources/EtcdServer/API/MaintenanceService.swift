@@ -108,7 +108,7 @@ struct MaintenanceService {
         var response = StatusResponse()
         response.header = headers.header(revision: 0)
         response.version = MaintenanceService.serverVersion
-        response.dbSize = MaintenanceService.fileSize(backendPath)
+        response.dbSize = KVStore.fileSize(backendPath)
         response.dbSizeInUse = Int64(backendInUse())
         response.leader = consensus.leader
         response.raftIndex = consensus.committedIndex
@@ -120,10 +120,6 @@ struct MaintenanceService {
         return response
     }
 
-    static func fileSize(_ path: String) -> Int64 {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
-    }
 }
 
 extension AlarmMember {
@@ -191,7 +187,7 @@ final class SnapshotCall: StreamingCallDelegate, @unchecked Sendable {
             return
         }
         defer { try? file.close() }
-        let total = Int(MaintenanceService.fileSize(path))
+        let total = Int(KVStore.fileSize(path))
         let started = Date()
         logger.info("sending database snapshot to client", ["total-bytes": total, "size": humanBytes(total)],
                     text: "sending database snapshot to client \(humanBytes(total)) [\(total) bytes]", package: "etcdserver/api/v3rpc")

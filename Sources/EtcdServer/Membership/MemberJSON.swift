@@ -13,13 +13,7 @@ import ProtoJSON
 enum MemberJSON {
     /// A member record: a bootstrap or add context, or an element of `/members`.
     static func encode(_ member: Member, peerURLsNull: Bool = false, isPromote: Bool? = nil) -> String {
-        var text = "{\"id\":\(member.id),\"peerURLs\":"
-        text += peerURLsNull ? "null" : array(member.peerURLs)
-        if member.isLearner { text += ",\"isLearner\":true" }
-        if !member.name.isEmpty { text += ",\"name\":" + quote(member.name) }
-        if !member.clientURLs.isEmpty { text += ",\"clientURLs\":" + array(member.clientURLs) }
-        if let isPromote { text += ",\"isPromote\":\(isPromote)" }
-        return text + "}"
+        member.etcdJSON(peerURLsNull: peerURLsNull, isPromote: isPromote)
     }
 
     /// The context etcd proposes to promote a learner.
@@ -72,7 +66,5 @@ enum MemberJSON {
         try? JSONDecoder().decode(Attributes.self, from: Data(text.utf8))
     }
 
-    static func array(_ values: [String]) -> String {
-        "[" + values.map(quote).joined(separator: ",") + "]"
-    }
+    static func array(_ values: [String]) -> String { Member.jsonArray(values) }
 }
