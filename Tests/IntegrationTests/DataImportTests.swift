@@ -120,6 +120,31 @@ struct ServedState: Equatable, CustomStringConvertible {
         #expect(try ServedState.read(server.endpoint).revision == before.revision + 1)
     }
 
+    /// The same with the WAL in its own directory (`--wal-dir`): both are converted and etcd's
+    /// log is kept beside the new one.
+    @Test func swappedBinaryWithSeparateWALDirectory() throws {
+        let walDir = temporaryDirectory("wal-dir") + "/wal"
+        defer { try? FileManager.default.removeItem(atPath: (walDir as NSString).deletingLastPathComponent) }
+        let server = ServerProcess(binary: try reference(), name: "swap-wal", extraArguments: ["--wal-dir", walDir])
+        try server.start()
+        defer { server.stop() }
+        try fill(server.endpoint, keys: 50)
+        let before = try ServedState.read(server.endpoint)
+        server.stop()
+        server.binary = Binaries.etcd
+        try server.start()
+        #expect(server.logSinceStart.contains("imported an etcd data dir"), "\(server.logSinceStart)")
+        let after = try ServedState.read(server.endpoint)
+        #expect(after == before, "\(before)\n\(after)")
+        #expect(FileManager.default.fileExists(atPath: walDir + ".etcd34/0000000000000000-0000000000000000.wal"))
+        #expect(!FileManager.default.fileExists(atPath: server.dataDir + "/member/wal"))
+        #expect(try etcdctl(server, "put", "more", "x").status == 0)
+        server.stop()
+        try server.start()
+        #expect(!server.logSinceStart.contains("importing an etcd data dir"))
+        #expect(try etcdctl(server, "get", "more", "--print-value-only").stdout == "x\n")
+    }
+
     /// `etcdctl snapshot restore` of the reference's snapshot, started as ours: the same keys
     /// and hash (TestIssue6361's path).
     @Test func restoredEtcdSnapshotServedByOurs() throws {

@@ -23,7 +23,7 @@ import WAL
 /// in by two renames: `member` becomes `member.etcd34` (kept: a way back to etcd) and
 /// `member.import` becomes `member`. A crash before the first rename leaves the original as it
 /// was (the next start builds the copy again); a crash between them is finished at the next
-/// start.
+/// start. A separate `--wal-dir` is converted the same way, switched right after.
 struct EtcdDataImport {
     let config: ServerConfig
     let mapSize: Int
@@ -48,6 +48,12 @@ struct EtcdDataImport {
         return magic == BoltWriter.magic
     }
 
+    /// With `--wal-dir`, the converted log is staged beside etcd's: `<wal-dir>.import`, complete
+    /// once renamed from `<wal-dir>.import.tmp`; it replaces etcd's (kept as `<wal-dir>.etcd34`)
+    /// right after the member directory is switched.
+    var separateWAL: Bool { !config.walDir.isEmpty }
+    var walStaging: String { separateWAL ? config.walDir + ".import" : stagingDir + "/wal" }
+
     /// Finishes an interrupted switch-over, then converts the member directory if it is etcd's.
     func runIfNeeded() throws {
         let files = FileManager.default
@@ -57,12 +63,26 @@ struct EtcdDataImport {
             logger.info("finished switching to the imported data", ["path": memberDir])
         }
         try? files.removeItem(atPath: stagingDir)
-        guard Self.isEtcdDataDir(config) else { return }
-        guard config.walDir.isEmpty else {
-            throw ConfigError.invalid("importing an etcd data dir with a separate --wal-dir is not supported; "
-                                      + "move the WAL into \(memberDir)/wal and start without --wal-dir")
+        if separateWAL {
+            let memberIsOurs = files.fileExists(atPath: backendPath) && !Self.isBoltFile(backendPath)
+            if memberIsOurs && files.fileExists(atPath: walStaging) {
+                try switchWAL()
+                logger.info("finished switching to the imported log", ["path": config.walDir])
+            }
+            try? files.removeItem(atPath: walStaging)
+            try? files.removeItem(atPath: walStaging + ".tmp")
         }
+        guard Self.isEtcdDataDir(config) else { return }
         try convert()
+    }
+
+    /// Moves etcd's log aside and the converted one into `--wal-dir`.
+    private func switchWAL() throws {
+        if FileManager.default.fileExists(atPath: config.walDir) {
+            try rename(config.walDir, to: backupPath(for: config.walDir))
+        }
+        try rename(walStaging, to: config.walDir)
+        try syncDirectory((config.walDir as NSString).deletingLastPathComponent)
     }
 
     private func convert() throws {
@@ -130,18 +150,25 @@ struct EtcdDataImport {
         }
         try store.environment.sync()
 
-        let log = try WAL.create(in: stagingDir + "/wal", metadata: wal.metadata)
+        let logDirectory = separateWAL ? walStaging + ".tmp" : walStaging
+        try? FileManager.default.removeItem(atPath: logDirectory)
+        let log = try WAL.create(in: logDirectory, metadata: wal.metadata)
         let resumeAt = SnapshotMetadata(confState: tables.confState, index: consistentIndex, term: appliedTerm)
         try log.save(snapshot: Snapshot(metadata: resumeAt), entries: entries.filter { $0.index > consistentIndex },
                      hardState: wal.hardState, sync: true)
-        try syncDirectory(stagingDir + "/wal")
+        try syncDirectory(logDirectory)
         try syncDirectory(stagingDir + "/snap")
         try syncDirectory(stagingDir)
+        if separateWAL {
+            try rename(logDirectory, to: walStaging)
+            try syncDirectory((walStaging as NSString).deletingLastPathComponent)
+        }
 
-        let backup = backupPath()
+        let backup = backupPath(for: memberDir)
         try rename(memberDir, to: backup)
         try rename(stagingDir, to: memberDir)
         try syncDirectory(dataDir)
+        if separateWAL { try switchWAL() }
         logger.info("imported an etcd data dir", [
             "local-member-id": ClusterIdentity.hex(memberID), "cluster-id": ClusterIdentity.hex(clusterID),
             "consistent-index": consistentIndex, "commit-index": wal.hardState.commit, "revision": imported.revision,
@@ -151,10 +178,10 @@ struct EtcdDataImport {
             + "\(imported.leases) leases; the original files are kept in \(backup)")
     }
 
-    /// Where the original member directory goes: `member.etcd34`, or a dated name beside an
-    /// earlier one.
-    private func backupPath() -> String {
-        let plain = dataDir + "/member.etcd34"
+    /// Where etcd's original directory goes: `<name>.etcd34`, or a dated name beside an earlier
+    /// one.
+    private func backupPath(for directory: String) -> String {
+        let plain = directory + ".etcd34"
         guard FileManager.default.fileExists(atPath: plain) else { return plain }
         return plain + "." + String(Int(Date().timeIntervalSince1970))
     }
