@@ -14,6 +14,8 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // libxcrypt: bcrypt password hashes for auth.
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
 
         // Wire formats.
         .target(name: "ProtoWire"),
@@ -68,7 +70,7 @@ let package = Package(
         // The server: configuration, apply pipeline, API services, listeners.
         .target(name: "EtcdServer", dependencies: [
             "EtcdProto", "GRPC", "HTTP2", "MVCC", "WAL", "LMDB", "COpenSSL", "Transport", "ProtoWire", "Lease", "Watch",
-            "Raft", "Peer", "ServerLog", "TLS", "ProtoJSON", "Bolt",
+            "Raft", "Peer", "ServerLog", "TLS", "ProtoJSON", "Bolt", "CCrypt",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=()
 for set in "$@"; do
   case "$set" in
-    build) packages+=(pkg-config liblmdb-dev libnghttp2-dev libssl-dev) ;;
+    build) packages+=(pkg-config liblmdb-dev libnghttp2-dev libssl-dev libcrypt-dev) ;;
     test)  packages+=(pkg-config liblmdb-dev libnghttp2-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
                       etcd-client python3-etcd3 nghttp2-client curl golang-cfssl openssl) ;;
     go)    packages+=(golang-go golang-etcd-server-dev golang-github-coreos-bbolt-dev etcd-client) ;;

@@ -158,6 +158,8 @@ public final class EtcdServer: @unchecked Sendable {
                 var revoke = LeaseRevokeRequest()
                 revoke.id = id
                 request.leaseRevoke = revoke
+                // etcd revokes expired leases as root.
+                AuthGate.stamp(&request, AuthInfo(username: AuthStore.root, revision: parts.auth.currentRevision))
             }, completion: completion)
         }
         let autoCompactor = config.autoCompaction.map { policy in

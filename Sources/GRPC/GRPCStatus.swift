@@ -18,6 +18,18 @@ public struct GRPCStatus: Error, Equatable, Sendable, CustomStringConvertible {
         case unavailable = 14
         case dataLoss = 15
         case unauthenticated = 16
+
+        /// The name Go's gRPC prints (`codes.Code.String`), as in "rpc error: code = ... desc = ...".
+        public var goName: String {
+            switch self {
+            case .ok: return "OK"
+            case .cancelled: return "Canceled"
+            case .internal: return "Internal"
+            default:
+                let name = "\(self)"
+                return name.prefix(1).uppercased() + name.dropFirst()
+            }
+        }
     }
 
     public var code: Code

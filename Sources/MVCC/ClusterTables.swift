@@ -159,6 +159,10 @@ extension WriteBatch {
         try txn.put(store.auth, [bucket.rawValue] + key, value)
     }
 
+    public func deleteEtcdAuth(_ bucket: EtcdAuthBucket, key: [UInt8]) throws {
+        _ = try txn.delete(store.auth, [bucket.rawValue] + key)
+    }
+
     public func deleteLease(_ id: Int64) throws {
         _ = try txn.delete(store.leases, bigEndianBytes(id))
     }

@@ -14,6 +14,9 @@ struct ClusterService {
     let peers: PeerActivity
     let promoteForwarding: PromoteForwarding
     let strictReconfigCheck: Bool
+    /// Member changes need the root role when auth is on (etcd's
+    /// checkMembershipOperationPermission); promotes forwarded by peers are not checked again.
+    var gate: AuthGate?
     /// etcd's HealthInterval: peers must have been connected this long.
     static let healthIntervalNanoseconds: UInt64 = 5_000_000_000
     /// etcd's readyPercent: a learner is in sync once its log matches 90% of the leader's.
@@ -28,9 +31,11 @@ struct ClusterService {
             responder.succeed(response)
         }
         router.unary("/etcdserverpb.Cluster/MemberAdd", MemberAddRequest.self) { request, responder in
+            if let refusal = service.adminRefusal(responder) { return responder.fail(refusal) }
             service.add(request, responder)
         }
         router.unary("/etcdserverpb.Cluster/MemberRemove", MemberRemoveRequest.self) { request, responder in
+            if let refusal = service.adminRefusal(responder) { return responder.fail(refusal) }
             if let refusal = service.removalRefusal(request.id) { return responder.fail(refusal) }
             service.proposer.proposeConfChange(ConfChange(type: .removeNode, nodeID: request.id),
                                                deadline: responder.deadline) { result in
@@ -38,6 +43,7 @@ struct ClusterService {
             }
         }
         router.unary("/etcdserverpb.Cluster/MemberUpdate", MemberUpdateRequest.self) { request, responder in
+            if let refusal = service.adminRefusal(responder) { return responder.fail(refusal) }
             // etcd's context carries only the ID and the new peer URLs.
             let context = MemberJSON.encode(Member(id: request.id, peerURLs: request.peerURLs))
             let change = ConfChange(type: .updateNode, nodeID: request.id, context: Array(context.utf8))
@@ -46,6 +52,7 @@ struct ClusterService {
             }
         }
         router.unary("/etcdserverpb.Cluster/MemberPromote", MemberPromoteRequest.self) { request, responder in
+            if let refusal = service.adminRefusal(responder) { return responder.fail(refusal) }
             service.promote(request.id) { result in
                 switch result {
                 case .success(let members):
@@ -57,6 +64,14 @@ struct ClusterService {
                     responder.fail(error)
                 }
             }
+        }
+    }
+
+    private func adminRefusal(_ responder: Responder) -> EtcdError? {
+        guard let gate else { return nil }
+        switch gate.identity(responder.call) {
+        case .success(let info): return gate.checkAdmin(info)
+        case .failure(let error): return error
         }
     }
 

@@ -15,18 +15,25 @@ struct KVService {
     let maxTxnOps: Int
     /// A learner serves only serializable ranges.
     let isLearner: @Sendable () -> Bool
+    /// Who calls: reads are checked here, writes where they apply.
+    let gate: AuthGate
 
     func register(into router: inout Router) {
         let service = self
         router.unary("/etcdserverpb.KV/Range", RangeRequest.self) { request, responder in
             do throws(EtcdError) { try KVValidation.checkRange(request) } catch { return responder.fail(error) }
             if !request.serializable && service.isLearner() { return responder.fail(.notSupportedForLearner) }
-            service.afterBarrier(serializable: request.serializable, responder: responder) {
-                // A single key is cheap: answer on the calling thread. Ranges can be large.
-                if request.rangeEnd.isEmpty {
-                    service.range(request, responder: responder)
-                } else {
-                    service.keys.readQueue.async { service.range(request, responder: responder) }
+            service.gate.withIdentity(responder) { info in
+                service.afterBarrier(serializable: request.serializable, responder: responder) {
+                    if let refusal = service.gate.checkRead(info, key: request.key, rangeEnd: request.rangeEnd) {
+                        return responder.fail(refusal)
+                    }
+                    // A single key is cheap: answer on the calling thread. Ranges can be large.
+                    if request.rangeEnd.isEmpty {
+                        service.range(request, responder: responder)
+                    } else {
+                        service.keys.readQueue.async { service.range(request, responder: responder) }
+                    }
                 }
             }
         }
@@ -37,15 +44,11 @@ struct KVService {
             } catch {
                 return responder.fail(error)
             }
-            service.proposer.propose({ $0.put = request }, deadline: responder.deadline) { result in
-                service.complete(result, responder: responder)
-            }
+            service.propose(responder, { $0.put = request })
         }
         router.unary("/etcdserverpb.KV/DeleteRange", DeleteRangeRequest.self) { request, responder in
             do throws(EtcdError) { try KVValidation.checkDelete(request) } catch { return responder.fail(error) }
-            service.proposer.propose({ $0.deleteRange = request }, deadline: responder.deadline) { result in
-                service.complete(result, responder: responder)
-            }
+            service.propose(responder, { $0.deleteRange = request })
         }
         router.unary("/etcdserverpb.KV/Txn", TxnRequest.self) { request, responder in
             do throws(EtcdError) {
@@ -55,25 +58,38 @@ struct KVService {
                 return responder.fail(error)
             }
             if KVSemantics.isReadOnly(request) {
-                service.afterBarrier(serializable: KVService.isSerializable(request), responder: responder) {
-                    service.keys.readQueue.async { service.readOnlyTxn(request, responder: responder) }
+                service.gate.withIdentity(responder) { info in
+                    service.afterBarrier(serializable: KVService.isSerializable(request), responder: responder) {
+                        if let refusal = service.gate.checkTxnReads(info, request) { return responder.fail(refusal) }
+                        service.keys.readQueue.async { service.readOnlyTxn(request, responder: responder) }
+                    }
                 }
                 return
             }
-            service.proposer.propose({ $0.txn = request }, deadline: responder.deadline) { result in
-                service.complete(result, responder: responder)
-            }
+            service.propose(responder, { $0.txn = request })
         }
         router.unary("/etcdserverpb.KV/Compact", CompactionRequest.self) { request, responder in
-            service.proposer.propose({ $0.compaction = request }, deadline: responder.deadline) { result in
-                guard request.physical, case .success(.compaction) = result else {
-                    service.complete(result, responder: responder)
-                    return
+            service.gate.withIdentity(responder) { info in
+                service.proposer.propose({ $0.compaction = request; AuthGate.stamp(&$0, info) },
+                                         deadline: responder.deadline) { result in
+                    guard request.physical, case .success(.compaction) = result else {
+                        service.complete(result, responder: responder)
+                        return
+                    }
+                    // physical: answer once the old revisions are gone.
+                    service.compactor.waitForPhysical(revision: request.revision) {
+                        service.complete(result, responder: responder)
+                    }
                 }
-                // physical: answer once the old revisions are gone.
-                service.compactor.waitForPhysical(revision: request.revision) {
-                    service.complete(result, responder: responder)
-                }
+            }
+        }
+    }
+
+    /// Proposes a write as the caller; the applying members check its permissions.
+    private func propose(_ responder: Responder, _ fill: @escaping (inout InternalRaftRequest) -> Void) {
+        gate.withIdentity(responder) { info in
+            proposer.propose({ fill(&$0); AuthGate.stamp(&$0, info) }, deadline: responder.deadline) { result in
+                complete(result, responder: responder)
             }
         }
     }
@@ -189,7 +205,7 @@ struct KVService {
         case .success(.leaseRevoke(var response)):
             headers.completeHeader(&response.header)
             responder.succeed(response)
-        case .success(.none), .success(.members), .success(.alarm):
+        case .success(.none), .success(.members), .success(.alarm), .success(.auth):
             responder.fail(GRPCStatus(.internal, "etcdserver: unexpected response type"))
         }
     }

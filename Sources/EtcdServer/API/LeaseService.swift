@@ -20,6 +20,9 @@ struct LeaseService {
     let keeper: LeaseKeeper
     let lessor: Lessor
     let quota: BackendQuota
+    /// Grants and revokes are proposed as the caller (a revoke needs write permission on the
+    /// lease's keys).
+    let gate: AuthGate
 
     func register(into router: inout Router) {
         let service = self
@@ -28,13 +31,17 @@ struct LeaseService {
             // No ID given: pick one as etcd does, from the request ID generator (positive only).
             while request.id == 0 { request.id = Int64(bitPattern: service.proposer.nextRequestID() & ((1 << 63) - 1)) }
             do throws(EtcdError) { try service.quota.check(cost: 1) } catch { return responder.fail(error) }
-            service.proposer.propose({ $0.leaseGrant = request }, deadline: responder.deadline) {
-                KVService.complete($0, headers: service.headers, responder: responder)
+            service.gate.withIdentity(responder) { info in
+                service.proposer.propose({ $0.leaseGrant = request; AuthGate.stamp(&$0, info) }, deadline: responder.deadline) {
+                    KVService.complete($0, headers: service.headers, responder: responder)
+                }
             }
         }
         router.unary("/etcdserverpb.Lease/LeaseRevoke", LeaseRevokeRequest.self) { request, responder in
-            service.proposer.propose({ $0.leaseRevoke = request }, deadline: responder.deadline) {
-                KVService.complete($0, headers: service.headers, responder: responder)
+            service.gate.withIdentity(responder) { info in
+                service.proposer.propose({ $0.leaseRevoke = request; AuthGate.stamp(&$0, info) }, deadline: responder.deadline) {
+                    KVService.complete($0, headers: service.headers, responder: responder)
+                }
             }
         }
         router.unary("/etcdserverpb.Lease/LeaseTimeToLive", LeaseTimeToLiveRequest.self) { request, responder in

@@ -19,6 +19,8 @@ struct MaintenanceService {
     let store: KVStore
     let readQueue: DispatchQueue
     let logger: Logger
+    /// Defragment, Snapshot, Hash and HashKV need the root role when auth is on.
+    let gate: AuthGate
     /// Defragmentations run here, one at a time, off the reads' queue.
     static let defragmentQueue = DispatchQueue(label: "etcd.defragment", qos: .utility)
     static let serverVersion = "3.4.23"
@@ -39,6 +41,7 @@ struct MaintenanceService {
             }
         }
         router.unary("/etcdserverpb.Maintenance/HashKV", HashKVRequest.self) { request, responder in
+            if let refusal = service.gate.checkMaintenanceAdmin(responder.call) { return responder.fail(refusal) }
             service.readQueue.async {
                 do {
                     let hashed = try service.store.read { try $0.hashKV(revision: request.revision) }
@@ -50,6 +53,7 @@ struct MaintenanceService {
             }
         }
         router.unary("/etcdserverpb.Maintenance/Hash", HashRequest.self) { _, responder in
+            if let refusal = service.gate.checkMaintenanceAdmin(responder.call) { return responder.fail(refusal) }
             service.readQueue.async {
                 do {
                     let (hash, revision) = try service.store.read { (try $0.etcdBackendHash(), try $0.currentRevision()) }
@@ -60,6 +64,7 @@ struct MaintenanceService {
             }
         }
         router.unary("/etcdserverpb.Maintenance/Defragment", DefragmentRequest.self) { _, responder in
+            if let refusal = service.gate.checkMaintenanceAdmin(responder.call) { return responder.fail(refusal) }
             MaintenanceService.defragmentQueue.async {
                 do {
                     try service.defragment()
@@ -71,7 +76,8 @@ struct MaintenanceService {
             }
         }
         router.register("/etcdserverpb.Maintenance/Snapshot", .streaming { call in
-            SnapshotCall(call: call, store: service.store, logger: service.logger)
+            SnapshotCall(call: call, store: service.store, logger: service.logger,
+                         refusal: service.gate.checkMaintenanceAdmin(call))
         })
         router.unary("/etcdserverpb.Maintenance/MoveLeader", MoveLeaderRequest.self) { request, responder in
             guard service.consensus.isLeader else { return responder.fail(.notLeader) }
@@ -150,14 +156,19 @@ final class SnapshotCall: StreamingCallDelegate, @unchecked Sendable {
     static let chunkBytes = 32 * 1024
     static let maxUnsentBytes = 1 << 20
 
-    init(call: ServerCall, store: KVStore, logger: Logger) {
+    /// Why the caller may not have a snapshot (auth), if it may not.
+    private let refusal: GRPCStatus?
+
+    init(call: ServerCall, store: KVStore, logger: Logger, refusal: GRPCStatus? = nil) {
         self.call = call
         self.store = store
         self.logger = logger
+        self.refusal = refusal
     }
 
     func received(_ message: [UInt8]) {
         guard lock.withLock({ () -> Bool in defer { started = true }; return !started }) else { return }
+        if let refusal { return call.finish(refusal) }
         guard (try? SnapshotRequest(serializedBytes: message)) != nil else {
             call.finish(GRPCStatus(.internal, "grpc: error unmarshalling request"))
             return

@@ -23,17 +23,20 @@ struct ServiceSet {
         var router = Router()
         KVService(headers: headers, proposer: member.proposer, barrier: member.reads, keys: keys, quota: quota,
                   compactor: member.compactor, maxTxnOps: Int(clamping: config.maxTxnOps),
-                  isLearner: { [unowned member] in member.isLearner }).register(into: &router)
+                  isLearner: { [unowned member] in member.isLearner }, gate: member.authGate).register(into: &router)
+        AuthService(headers: headers, proposer: member.proposer, barrier: member.reads, gate: member.authGate)
+            .register(into: &router)
         let store = member.store
         MaintenanceService(headers: headers, consensus: member, proposer: member.proposer, transfer: member,
                            alarms: member.alarms, backendPath: config.backendPath,
                            backendInUse: { store.environment.bytesInUse() }, store: store,
-                           readQueue: keys.readQueue, logger: member.logger).register(into: &router)
+                           readQueue: keys.readQueue, logger: member.logger, gate: member.authGate).register(into: &router)
         member.clusterService.register(into: &router)
         LeaseService(headers: headers, proposer: member.proposer, keeper: member.forwarding, lessor: member.lessor,
-                     quota: quota).register(into: &router)
+                     quota: quota, gate: member.authGate).register(into: &router)
         WatchService(headers: headers, hub: hub,
-                     maxResponseBytes: Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes).register(into: &router)
+                     maxResponseBytes: Int(config.maxRequestBytes) + ServerConfig.grpcOverheadBytes,
+                     gate: member.authGate).register(into: &router)
         let internalClient = InternalClient()
         LockAndElectionServices(recipes: ConcurrencyRecipes(client: internalClient)).register(into: &router)
         let admission = member.admission

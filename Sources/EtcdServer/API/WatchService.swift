@@ -11,11 +11,14 @@ struct WatchService {
     let hub: WatchHub
     /// etcd's gRPC receive limit doubles as the watch fragment limit.
     let maxResponseBytes: Int
+    /// A watcher needs read permission on its range when auth is on.
+    var gate: AuthGate?
 
     func register(into router: inout Router) {
         let service = self
         router.register("/etcdserverpb.Watch/Watch", .streaming { call in
-            WatchStream(call: call, headers: service.headers, hub: service.hub, maxResponseBytes: service.maxResponseBytes)
+            WatchStream(call: call, headers: service.headers, hub: service.hub, maxResponseBytes: service.maxResponseBytes,
+                        gate: service.gate)
         })
     }
 }
@@ -28,13 +31,15 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     let headers: HeaderSource
     let hub: WatchHub
     let maxResponseBytes: Int
+    let gate: AuthGate?
     private let lock = NSLock()
     private var pending: [UInt8] = []
     /// Watch IDs live on this stream; deliveries for others (cancelled meanwhile) are dropped.
     private var active: Set<Int64> = []
     private var nextWatchID: Int64 = 0
 
-    init(call: ServerCall, headers: HeaderSource, hub: WatchHub, maxResponseBytes: Int) {
+    init(call: ServerCall, headers: HeaderSource, hub: WatchHub, maxResponseBytes: Int, gate: AuthGate? = nil) {
+        self.gate = gate
         self.call = call
         self.headers = headers
         self.hub = hub
@@ -64,6 +69,11 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     private func create(_ request: WatchCreateRequest) {
         // An empty key means the smallest key, "\0".
         let range = KeyRange(key: request.key.isEmpty ? [0] : request.key, rangeEnd: request.rangeEnd)
+        if let refusal = permissionRefusal(key: request.key.isEmpty ? [0] : request.key, rangeEnd: request.rangeEnd) {
+            // etcd's reason is the whole status text.
+            refuseCreate(reason: "rpc error: code = \(refusal.code.goName) desc = \(refusal.message)")
+            return
+        }
         // As etcd does, the range is checked before the ID.
         if case .bounded(let start, let end) = range, !start.lexicographicallyPrecedes(end) {
             refuseCreate(reason: "mvcc: watcher range is empty")
@@ -200,6 +210,15 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
     }
 
     var backlogBytes: Int { call.outstandingBytes + lock.withLock { pending.count } }
+
+    /// Why the caller may not watch the range (auth), checked when each watcher is created.
+    private func permissionRefusal(key: [UInt8], rangeEnd: [UInt8]) -> GRPCStatus? {
+        guard let gate else { return nil }
+        switch gate.identity(call) {
+        case .failure(let error): return error.grpcStatus
+        case .success(let info): return gate.checkRead(info, key: key, rangeEnd: rangeEnd)?.grpcStatus
+        }
+    }
 
     /// Answers a create request that makes no watcher, as etcd does: created and canceled at
     /// once, with watch id -1 and the reason.

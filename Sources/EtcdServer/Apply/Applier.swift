@@ -25,6 +25,8 @@ public enum AppliedResponse: Sendable {
     case alarm(AlarmResponse)
     /// A membership change: the members after it.
     case members([Member])
+    /// An auth request's answer.
+    case auth(AuthReply)
     /// Entries with no response of their own (a member publishing its attributes, the
     /// cluster version, a leader's empty entry).
     case none
@@ -57,9 +59,12 @@ final class Applier: @unchecked Sendable {
     let alarms: AlarmTable
     let localID: UInt64
     let metrics: ServerMetrics?
+    /// Users, roles and the checks of requests against them (none: auth requests are ignored).
+    let auth: AuthStore?
 
     init(store: KVStore, membership: ClusterMembership, leases: LeaseStore, alarms: AlarmTable, localID: UInt64,
-         metrics: ServerMetrics? = nil, logger: Logger) {
+         metrics: ServerMetrics? = nil, auth: AuthStore? = nil, logger: Logger) {
+        self.auth = auth
         self.store = store
         self.membership = membership
         self.leases = leases
@@ -77,7 +82,7 @@ final class Applier: @unchecked Sendable {
         case .normal:
             guard !entry.data.isEmpty else { return EntryOutcome(isEmpty: true) }
             if let request = try? InternalRaftRequest(serializedBytes: entry.data) {
-                var outcome = try apply(request, in: batch)
+                var outcome = try apply(request, index: entry.index, in: batch)
                 outcome.requestID = request.header?.id ?? request.id
                 return outcome
             }
@@ -108,12 +113,14 @@ final class Applier: @unchecked Sendable {
         }
     }
 
-    private func apply(_ request: InternalRaftRequest, in batch: WriteBatch) throws -> EntryOutcome {
+    private func apply(_ request: InternalRaftRequest, index: UInt64, in batch: WriteBatch) throws -> EntryOutcome {
         if let v2 = request.v2 {
             try applyClusterRequest(v2, in: batch)
             return EntryOutcome()
         }
+        if let auth, let result = try auth.apply(request, index: index, in: batch) { return EntryOutcome(result: result) }
         if let refusal = alarmRefusal(request) { return EntryOutcome(result: .failure(refusal)) }
+        if let refusal = permissionRefusal(request) { return EntryOutcome(result: .failure(refusal)) }
         do {
             if let put = request.put {
                 return try transaction(in: batch) { writer -> ApplyResult in
@@ -185,6 +192,37 @@ final class Applier: @unchecked Sendable {
             return EntryOutcome(result: .failure(etcdError(error)))
         }
         return EntryOutcome()
+    }
+
+    /// etcd's auth applier: with auth on, a write needs write permission on its keys (and read
+    /// permission where it returns previous values); a put with a lease, and a lease revoke,
+    /// need write permission on every key attached to the lease. The caller is the proposal's
+    /// header, so every member decides the same.
+    private func permissionRefusal(_ request: InternalRaftRequest) -> EtcdError? {
+        guard let auth, auth.isEnabled else { return nil }
+        let info = request.header.map { AuthInfo(username: $0.username, revision: $0.authRevision) }
+        func check(_ key: [UInt8], _ end: [UInt8], _ write: Bool) -> EtcdError? {
+            auth.permitted(info, key: key, rangeEnd: end, write: write)
+        }
+        func leaseKeys(_ id: Int64) -> EtcdError? {
+            for key in leases.lessor.snapshot(id)?.keys ?? [] {
+                if let error = check(key, [], true) { return error }
+            }
+            return nil
+        }
+        if let put = request.put {
+            if let error = check(put.key, [], true) { return error }
+            if put.lease != 0, let error = leaseKeys(put.lease) { return error }
+            if put.prevKV, let error = check(put.key, [], false) { return error }
+        } else if let delete = request.deleteRange {
+            if let error = check(delete.key, delete.rangeEnd, true) { return error }
+            if delete.prevKV, let error = check(delete.key, delete.rangeEnd, false) { return error }
+        } else if let txn = request.txn {
+            return AuthChecks.txn(txn, check)
+        } else if let revoke = request.leaseRevoke {
+            return leaseKeys(revoke.id)
+        }
+        return nil
     }
 
     /// What a raised alarm refuses, as etcd's capped (NOSPACE) and corrupt appliers do.

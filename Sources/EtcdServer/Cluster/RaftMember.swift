@@ -18,6 +18,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     let store: KVStore
     let membership: ClusterMembership
     let alarms: AlarmTable
+    let auth: AuthStore
     let lessor: Lessor
     let leases: LeaseStore
     let application: ServerApplication
@@ -50,7 +51,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     static let catchUpEntries: UInt64 = 5000
 
     private init(memberID: UInt64, clusterID: UInt64, config: ServerConfig, store: KVStore, membership: ClusterMembership,
-                 alarms: AlarmTable, lessor: Lessor, leases: LeaseStore, application: ServerApplication,
+                 alarms: AlarmTable, auth: AuthStore, lessor: Lessor, leases: LeaseStore, application: ServerApplication,
                  registry: ProposalRegistry, ids: RequestIDGenerator, host: RaftHost, transport: RaftTransport,
                  gateway: PeerGateway, proposer: RaftProposer, reads: LinearizableReads, forwarding: LeaderForwarding,
                  compactor: Compactor, peerClient: PeerHTTPClient, metrics: ServerMetrics, logger: Logger,
@@ -62,6 +63,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         self.store = store
         self.membership = membership
         self.alarms = alarms
+        self.auth = auth
         self.lessor = lessor
         self.leases = leases
         self.application = application
@@ -103,6 +105,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
             try RaftMember.fetchMembers(from: urls, client: peerClient, timeoutSeconds: timeout)
         })
         try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
+        let auth = AuthStore(tokens: SimpleTokens(ttlSeconds: config.authTokenTTL), bcryptCost: config.bcryptCost)
+        try auth.load(from: store)
         RaftMember.logRecovered(membership, clusterID: started.clusterID, logger: logger)
 
         let registry = ProposalRegistry()
@@ -110,7 +114,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         let metrics = ServerMetrics()
         metrics.mvcc.setKeys(RaftMember.liveKeys(store))
         let applier = Applier(store: store, membership: membership, leases: leases, alarms: alarms,
-                              localID: started.memberID, metrics: metrics, logger: logger)
+                              localID: started.memberID, metrics: metrics, auth: auth, logger: logger)
         let application = try ServerApplication(store: store, applier: applier, registry: registry, logger: logger)
         let identity = PeerIdentity(localID: started.memberID, clusterID: started.clusterID,
                                     peerURLs: config.initialAdvertisePeerURLs.map(\.text))
@@ -151,7 +155,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         let forwarding = LeaderForwarding(local: LocalLeaseKeeper(lessor: lessor, counters: metrics.leases), consensus: ConsensusProxy { member },
                                           membership: membership, client: peerClient, timeoutNanoseconds: requestTimeout)
         member = RaftMember(memberID: started.memberID, clusterID: started.clusterID, config: config, store: store,
-                            membership: membership, alarms: alarms, lessor: lessor, leases: leases, application: application,
+                            membership: membership, alarms: alarms, auth: auth, lessor: lessor, leases: leases, application: application,
                             registry: registry, ids: ids, host: host, transport: transport, gateway: gateway,
                             proposer: proposer, reads: reads, forwarding: forwarding, compactor: compactor,
                             peerClient: peerClient, metrics: metrics, logger: logger, requestTimeoutNanoseconds: requestTimeout)
@@ -368,6 +372,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
         try membership.load(from: store)
         RaftMember.logRecovered(membership, clusterID: clusterID, logger: logger)
         try alarms.load(from: store)
+        try auth.load(from: store)
         try leases.restore(from: store, extraNanoseconds: electionNanoseconds)
         if !isLeader { lessor.demote() }
         metrics.mvcc.setKeys(RaftMember.liveKeys(store))
@@ -425,12 +430,14 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     private(set) lazy var headers = MemberHeaders(memberID: memberID, clusterID: clusterID, store: store,
                                                   term: { [unowned self] in application.appliedTerm })
 
+    private(set) lazy var authGate = AuthGate(store: auth, appliedIndex: { [unowned self] in application.appliedIndex })
+
     private(set) lazy var admission = CallAdmission(consensus: self, membership: membership,
                                                     electionSeconds: Double(config.electionTimeoutMs) / 1000)
 
     private(set) lazy var clusterService = ClusterService(
         headers: headers, proposer: proposer, membership: membership, consensus: self, peers: transport,
-        promoteForwarding: forwarding, strictReconfigCheck: config.strictReconfigCheck)
+        promoteForwarding: forwarding, strictReconfigCheck: config.strictReconfigCheck, gate: authGate)
 }
 
 /// Lets parts built before the member refer to it.

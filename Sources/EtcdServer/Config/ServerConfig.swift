@@ -37,6 +37,9 @@ public struct ServerConfig: Sendable {
     public var strictReconfigCheck = true
     public var initialElectionTickAdvance = true
     /// WAL segment files and received snapshot files kept (0: unlimited).
+    /// `--bcrypt-cost` (etcd falls back to 10 outside 4...31) and `--auth-token-ttl` (seconds).
+    public var bcryptCost = 10
+    public var authTokenTTL: UInt64 = 300
     public var maxWALs: UInt64 = 5
     public var maxSnapshots: UInt64 = 5
     /// TLS on the client port (`--cert-file` ...) and the peer port (`--peer-cert-file` ...).
@@ -154,8 +157,8 @@ enum EtcdFlags {
         def("host-whitelist", .strings, "*", .noEffect, "Acceptable hostnames from HTTP client requests, if server is not secure."),
         // auth
         def("auth-token", .string, "simple", .unsupported, "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
-        def("bcrypt-cost", .uint, "10", .unsupported, "Specify the cost / strength of the bcrypt algorithm for hashing auth passwords."),
-        def("auth-token-ttl", .uint, "300", .unsupported, "The lifetime in seconds of the auth token."),
+        def("bcrypt-cost", .uint, "10", .supported, "Specify the cost / strength of the bcrypt algorithm for hashing auth passwords."),
+        def("auth-token-ttl", .uint, "300", .supported, "The lifetime in seconds of the auth token."),
         // profiling and monitoring
         def("enable-pprof", .bool, "false", .unsupported, "Enable runtime profiling data via HTTP server."),
         def("metrics", .choice(["basic", "extensive"]), "basic", .noEffect, "Set level of detail for exported metrics."),
@@ -323,6 +326,9 @@ extension ServerConfig {
                                                                retention: values["auto-compaction-retention"] ?? "0")
         config.maxRequestBytes = number("max-request-bytes", 1_572_864)
         config.maxTxnOps = number("max-txn-ops", 128)
+        let cost = number("bcrypt-cost", UInt64(10))
+        config.bcryptCost = cost >= 4 && cost <= 31 ? Int(cost) : 10
+        config.authTokenTTL = number("auth-token-ttl", UInt64(300))
         config.maxConcurrentStreams = number("max-concurrent-streams", UInt32.max)
         config.unsafeNoFsync = values["unsafe-no-fsync"].flatMap(FlagParser.parseBool) ?? false
         config.preVote = values["pre-vote"].flatMap(FlagParser.parseBool) ?? false

@@ -1,0 +1,101 @@
+import EtcdProto
+import Foundation
+import GRPC
+
+/// Who a call comes from and what it may do, for the services (etcd's `AuthInfoFromCtx` and
+/// the checks made before proposing or serving).
+///
+/// The token travels in the gRPC metadata `token` (or `authorization`, how the JSON gateway
+/// passes an `Authorization` header). A call without one is anonymous; a call with one that
+/// names no live token fails with `etcdserver: invalid auth token`, whether auth is on or not
+/// (after auth disable, clients must stop sending it), as in etcd.
+struct AuthGate: Sendable {
+    let store: AuthStore
+    /// The member's applied index: a token assigned at a later index is not known here yet.
+    let appliedIndex: @Sendable () -> UInt64
+
+    func identity(_ call: ServerCall) -> Result<AuthInfo?, EtcdError> {
+        guard let token = call.metadataValue("token") ?? call.metadataValue("authorization") else { return .success(nil) }
+        guard let index = SimpleTokens.index(of: token) else { return .failure(.invalidAuthToken) }
+        // A follower may not have applied the Authenticate yet; etcd waits for it.
+        var waited = 0
+        while appliedIndex() < index && waited < 1000 {
+            usleep(2000)
+            waited += 2
+        }
+        guard let user = store.tokens.user(for: token) else { return .failure(.invalidAuthToken) }
+        return .success(AuthInfo(username: user, revision: store.currentRevision))
+    }
+
+    /// Resolves the caller, failing the call if its token is bad; then `body` with it.
+    func withIdentity(_ responder: Responder, _ body: (AuthInfo?) -> Void) {
+        switch identity(responder.call) {
+        case .success(let info): body(info)
+        case .failure(let error): responder.fail(error)
+        }
+    }
+
+    /// Sets the proposal's header to the caller (applying members check it).
+    static func stamp(_ request: inout InternalRaftRequest, _ info: AuthInfo?) {
+        guard let info else { return }
+        request.header?.username = info.username
+        request.header?.authRevision = info.revision
+    }
+
+    /// Reads (a range, a read-only txn's compares and ops) are checked where they are served.
+    func checkRead(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8]) -> EtcdError? {
+        store.permitted(info, key: key, rangeEnd: rangeEnd, write: false)
+    }
+
+    func checkTxnReads(_ info: AuthInfo?, _ txn: TxnRequest) -> EtcdError? {
+        guard store.isEnabled else { return nil }
+        return AuthChecks.txn(txn) { key, end, write in store.permitted(info, key: key, rangeEnd: end, write: write) }
+    }
+
+    /// Admin-only calls (member changes); Maintenance's answer with etcd's raw `auth:` texts.
+    func checkAdmin(_ info: AuthInfo?) -> EtcdError? { store.adminCheck(info) }
+
+    /// etcd's Maintenance server returns the auth store's own error, unmapped (code Unknown).
+    func checkMaintenanceAdmin(_ call: ServerCall) -> GRPCStatus? {
+        let info: AuthInfo?
+        switch identity(call) {
+        case .success(let resolved): info = resolved
+        case .failure: return GRPCStatus(.unknown, "auth: invalid auth token")
+        }
+        switch store.adminCheck(info) {
+        case nil: return nil
+        case .userEmpty?: return GRPCStatus(.unknown, "auth: user name is empty")
+        case .userNotFound?: return GRPCStatus(.unknown, "auth: user not found")
+        default: return GRPCStatus(.unknown, "auth: permission denied")
+        }
+    }
+}
+
+/// The permission checks of a request, as etcd's auth applier makes them.
+enum AuthChecks {
+    typealias Check = ([UInt8], [UInt8], _ write: Bool) -> EtcdError?
+
+    /// A txn: every compare is a read; every operation of both branches is checked, whichever
+    /// runs (nested txns too, which etcd 3.4 leaves unchecked).
+    static func txn(_ txn: TxnRequest, _ check: Check) -> EtcdError? {
+        for compare in txn.compare {
+            if let error = check(compare.key, compare.rangeEnd, false) { return error }
+        }
+        for op in txn.success + txn.failure {
+            switch op.request {
+            case .requestRange(let range)?:
+                if let error = check(range.key, range.rangeEnd, false) { return error }
+            case .requestPut(let put)?:
+                if let error = check(put.key, [], true) { return error }
+            case .requestDeleteRange(let delete)?:
+                if delete.prevKV, let error = check(delete.key, delete.rangeEnd, false) { return error }
+                if let error = check(delete.key, delete.rangeEnd, true) { return error }
+            case .requestTxn(let nested)?:
+                if let error = self.txn(nested, check) { return error }
+            case nil:
+                break
+            }
+        }
+        return nil
+    }
+}
