@@ -23,8 +23,8 @@ struct Step: CustomStringConvertible {
 /// which carry random client IDs.
 enum Differential {
     /// Runs `steps`; a step may refer to the lease granted by an earlier `lease grant` as LEASE.
-    static func compare(_ steps: [Step], name: String) throws -> [String] {
-        try withServers(name: name) { theirs, ours in try compare(steps, theirs, ours) } ?? []
+    static func compare(_ steps: [Step], name: String, extraArguments: [String] = []) throws -> [String] {
+        try withServers(name: name, extraArguments: extraArguments) { theirs, ours in try compare(steps, theirs, ours) } ?? []
     }
 
     /// Starts the reference etcd and ours with the same flags and hands both to `body`.
