@@ -145,6 +145,33 @@ struct ServedState: Equatable, CustomStringConvertible {
         #expect(try etcdctl(server, "get", "more", "--print-value-only").stdout == "x\n")
     }
 
+    /// Users etcd created (bcrypt `$2a$` hashes by Go) authenticate on ours after the swap, and
+    /// auth stays on with their permissions.
+    @Test func importedUsersAuthenticate() throws {
+        let server = ServerProcess(binary: try reference(), name: "swap-auth", extraArguments: ["--bcrypt-cost", "4"])
+        try server.start()
+        defer { server.stop() }
+        for command in [["user", "add", "root:rootpw"], ["user", "grant-role", "root", "root"], ["user", "add", "alice:secret"],
+                        ["role", "add", "r1"], ["role", "grant-permission", "r1", "readwrite", "foo"],
+                        ["user", "grant-role", "alice", "r1"], ["auth", "enable"], ["--user", "alice:secret", "put", "foo", "etcd"]] {
+            let result = try etcdctl(server, command)
+            #expect(result.status == 0, "\(command): \(result)")
+        }
+        server.stop()
+        server.binary = Binaries.etcd
+        try server.start()
+        #expect(server.logSinceStart.contains("imported an etcd data dir"))
+        #expect(try etcdctl(server, "--user", "alice:secret", "get", "foo", "--print-value-only").stdout == "etcd\n")
+        #expect(try etcdctl(server, "--user", "alice:secret", "put", "foo", "ours").stdout == "OK\n")
+        let wrong = try etcdctl(server, "--user", "alice:nope", "get", "foo")
+        #expect(wrong.stderr.contains("authentication failed, invalid user ID or password"), "\(wrong)")
+        let anonymous = try etcdctl(server, "get", "foo")
+        #expect(anonymous.stderr.contains("etcdserver: user name is empty"), "\(anonymous)")
+        let denied = try etcdctl(server, "--user", "alice:secret", "put", "bar", "x")
+        #expect(denied.stderr.contains("etcdserver: permission denied"), "\(denied)")
+        #expect(try etcdctl(server, "--user", "root:rootpw", "user", "list").stdout == "alice\nroot\n")
+    }
+
     /// `etcdctl snapshot restore` of the reference's snapshot, started as ours: the same keys
     /// and hash (TestIssue6361's path).
     @Test func restoredEtcdSnapshotServedByOurs() throws {

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// Auth in clusters: users and tokens made through one member work through every other (the
+/// token is assigned where each member applies the Authenticate), in a cluster of ours and in
+/// one shared with the reference etcd; and simple tokens live `--auth-token-ttl` seconds after
+/// their last use.
+@Suite(.serialized) struct AuthClusterTests {
+    static let arguments = ["--bcrypt-cost", "4"]
+
+    private func setUp(_ cluster: TestCluster, via member: Int) throws {
+        let endpoint = cluster.members[member].endpoint
+        for command in [["user", "add", "root:rootpw"], ["user", "grant-role", "root", "root"], ["user", "add", "alice:apw"],
+                        ["role", "add", "app"], ["role", "grant-permission", "app", "readwrite", "app/", "--prefix"],
+                        ["user", "grant-role", "alice", "app"], ["auth", "enable"]] {
+            let result = try cluster.etcdctl(command, endpoints: endpoint)
+            #expect(result.status == 0, "\(command): \(result)")
+        }
+    }
+
+    private func expectEnforcedEverywhere(_ cluster: TestCluster) throws {
+        #expect(cluster.waitForConvergence())
+        for (index, member) in cluster.members.enumerated() {
+            let put = try cluster.etcdctl(["--user", "alice:apw", "put", "app/\(index)", "v"], endpoints: member.endpoint)
+            #expect(put.stdout == "OK\n", "member \(index): \(put)")
+            let denied = try cluster.etcdctl(["--user", "alice:apw", "put", "other/\(index)", "v"], endpoints: member.endpoint)
+            #expect(denied.stderr.contains("etcdserver: permission denied"), "member \(index): \(denied)")
+            let anonymous = try cluster.etcdctl(["get", "app/", "--prefix"], endpoints: member.endpoint)
+            #expect(anonymous.stderr.contains("etcdserver: user name is empty"), "member \(index): \(anonymous)")
+            let list = try cluster.etcdctl(["--user", "root:rootpw", "user", "list"], endpoints: member.endpoint)
+            #expect(list.stdout == "alice\nroot\n", "member \(index): \(list)")
+        }
+        let keys = try cluster.etcdctl(["--user", "alice:apw", "get", "app/", "--prefix", "--keys-only"])
+        #expect(keys.stdout.split(separator: "\n").count == cluster.members.count, "\(keys)")
+    }
+
+    @Test func threeMembersOfOurs() throws {
+        let cluster = TestCluster(size: 3, extraArguments: Self.arguments)
+        try cluster.start()
+        defer { cluster.stop() }
+        try setUp(cluster, via: 1)
+        try expectEnforcedEverywhere(cluster)
+        // A restarted member still knows users and roles (tokens are in memory only).
+        cluster.members[2].stop()
+        try cluster.members[2].start()
+        try expectEnforcedEverywhere(cluster)
+    }
+
+    @Test func sharedWithTheReference() throws {
+        let reference = try #require(Binaries.referenceEtcd, "reference etcd not found")
+        let cluster = TestCluster(binaries: [reference, Binaries.etcd, Binaries.etcd], extraArguments: Self.arguments)
+        try cluster.start()
+        defer { cluster.stop() }
+        // Users made through etcd's member, used through ours, and the other way round.
+        try setUp(cluster, via: 0)
+        try expectEnforcedEverywhere(cluster)
+    }
+
+    /// Through the JSON gateway: authenticate, then use the token in `Authorization`. Used
+    /// every second it lives on past its 2 s TTL; left alone for longer, it is refused.
+    @Test func simpleTokensExpireAfterTheirTTL() throws {
+        let server = ServerProcess(name: "auth-ttl", extraArguments: Self.arguments + ["--auth-token-ttl", "2"])
+        try server.start()
+        defer { server.stop() }
+        for command in [["user", "add", "root:rootpw"], ["user", "grant-role", "root", "root"], ["auth", "enable"]] {
+            #expect(try etcdctl(server, command).status == 0)
+        }
+        func post(_ path: String, _ body: String, token: String? = nil) throws -> String {
+            let header = token.map { ["-H", "Authorization: \($0)"] } ?? []
+            return try run("/usr/bin/curl", ["-s", "-X", "POST", "-d", body] + header + ["http://\(server.endpoint)\(path)"],
+                           timeout: 30).stdout
+        }
+        struct Token: Decodable { var token: String }
+        let answer = try post("/v3/auth/authenticate", #"{"name":"root","password":"rootpw"}"#)
+        let token = try JSONDecoder().decode(Token.self, from: Data(answer.utf8)).token
+        #expect(token.range(of: #"^[A-Za-z]{16}\.[0-9]+$"#, options: .regularExpression) != nil, "\(token)")
+        let wrong = try post("/v3/auth/authenticate", #"{"name":"root","password":"nope"}"#)
+        #expect(wrong.contains("authentication failed, invalid user ID or password") && wrong.contains(#""code":3"#), "\(wrong)")
+        for second in 0..<5 {
+            let range = try post("/v3/kv/range", #"{"key":"Zm9v"}"#, token: token)
+            #expect(range.contains(#""header""#) && !range.contains("error"), "second \(second): \(range)")
+            sleep(1)
+        }
+        sleep(4)
+        let late = try post("/v3/kv/range", #"{"key":"Zm9v"}"#, token: token)
+        #expect(late.contains("etcdserver: invalid auth token") && late.contains(#""code":16"#), "\(late)")
+        let anonymous = try post("/v3/kv/range", #"{"key":"Zm9v"}"#)
+        #expect(anonymous.contains("etcdserver: user name is empty"), "\(anonymous)")
+    }
+}
