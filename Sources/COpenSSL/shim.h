@@ -10,6 +10,10 @@
 #include <openssl/pem.h>
 #include <openssl/bn.h>
 #include <openssl/rand.h>
+#include <openssl/hmac.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
 
 // OpenSSL's function-like macros, which Swift cannot call, as inline functions.
 

@@ -124,7 +124,7 @@ struct AuthService {
                 gate.withIdentity(responder) { info in
                     proposer.propose({ raftRequest in
                         raftRequest.authenticate = InternalAuthenticateRequest(name: request.name, password: "",
-                                                                            simpleToken: SimpleTokens.prefix())
+                                                                            simpleToken: gate.store.jwt == nil ? SimpleTokens.prefix() : "")
                         AuthGate.stamp(&raftRequest, info)
                     }, deadline: responder.deadline) { result in
                         switch result {

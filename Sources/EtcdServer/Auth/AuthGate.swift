@@ -6,16 +6,30 @@ import GRPC
 /// the checks made before proposing or serving).
 ///
 /// The token travels in the gRPC metadata `token` (or `authorization`, how the JSON gateway
-/// passes an `Authorization` header). A call without one is anonymous; a call with one that
+/// passes an `Authorization` header). A call without one is anonymous, or with
+/// `--client-cert-auth` the user its certificate's CN names; a call with one that
 /// names no live token fails with `etcdserver: invalid auth token`, whether auth is on or not
 /// (after auth disable, clients must stop sending it), as in etcd.
 struct AuthGate: Sendable {
     let store: AuthStore
     /// The member's applied index: a token assigned at a later index is not known here yet.
     let appliedIndex: @Sendable () -> UInt64
+    /// `--client-cert-auth`: a call without a token is the user its client certificate's CN
+    /// names (not through the JSON gateway, whose own certificate must not count).
+    var certificateAuth = false
 
     func identity(_ call: ServerCall) -> Result<AuthInfo?, EtcdError> {
-        guard let token = call.metadataValue("token") ?? call.metadataValue("authorization") else { return .success(nil) }
+        guard let token = call.metadataValue("token") ?? call.metadataValue("authorization") else {
+            let viaGateway = call.metadata.contains { $0.name.lowercased() == "grpcgateway-accept" }
+            if certificateAuth, let name = call.clientCommonName, !name.isEmpty, !viaGateway {
+                return .success(AuthInfo(username: name, revision: store.currentRevision))
+            }
+            return .success(nil)
+        }
+        if let jwt = store.jwt {
+            // A JWT says who and at which auth revision; nothing is looked up.
+            return jwt.info(token).map { .success($0) } ?? .failure(.invalidAuthToken)
+        }
         guard let index = SimpleTokens.index(of: token) else { return .failure(.invalidAuthToken) }
         // A follower may not have applied the Authenticate yet; etcd waits for it.
         var waited = 0

@@ -31,12 +31,15 @@ final class AuthStore: @unchecked Sendable {
     /// Each user's merged permissions (etcd's range permission cache).
     private var cache: [String: UserPermissions] = [:]
     let tokens: SimpleTokens
+    /// `--auth-token jwt,...`: tokens are signed JWTs instead of simple ones.
+    let jwt: JWTTokens?
     let bcryptCost: Int
 
     static let root = "root"
 
-    init(tokens: SimpleTokens, bcryptCost: Int) {
+    init(tokens: SimpleTokens, jwt: JWTTokens? = nil, bcryptCost: Int) {
         self.tokens = tokens
+        self.jwt = jwt
         self.bcryptCost = bcryptCost
     }
 
@@ -134,6 +137,13 @@ final class AuthStore: @unchecked Sendable {
                 return nil
             }
             if let result { return .failure(result) }
+            if let jwt {
+                do {
+                    return .success(.auth(.token(try jwt.assign(username: authenticate.name, revision: currentRevision))))
+                } catch let error as EtcdError {
+                    return .failure(error)
+                }
+            }
             let token = "\(authenticate.simpleToken).\(index)"
             tokens.assign(token, to: authenticate.name)
             return .success(.auth(.token(token)))

@@ -105,7 +105,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
             try RaftMember.fetchMembers(from: urls, client: peerClient, timeoutSeconds: timeout)
         })
         try leases.restore(from: store, extraNanoseconds: config.electionTimeoutMs * 1_000_000)
-        let auth = AuthStore(tokens: SimpleTokens(ttlSeconds: config.authTokenTTL), bcryptCost: config.bcryptCost)
+        let auth = AuthStore(tokens: SimpleTokens(ttlSeconds: config.authTokenTTL), jwt: try JWTTokens.parse(config.authToken),
+                             bcryptCost: config.bcryptCost)
         try auth.load(from: store)
         RaftMember.logRecovered(membership, clusterID: started.clusterID, logger: logger)
 
@@ -430,7 +431,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     private(set) lazy var headers = MemberHeaders(memberID: memberID, clusterID: clusterID, store: store,
                                                   term: { [unowned self] in application.appliedTerm })
 
-    private(set) lazy var authGate = AuthGate(store: auth, appliedIndex: { [unowned self] in application.appliedIndex })
+    private(set) lazy var authGate = AuthGate(store: auth, appliedIndex: { [unowned self] in application.appliedIndex },
+                                              certificateAuth: config.clientTLS.clientCertAuth)
 
     private(set) lazy var admission = CallAdmission(consensus: self, membership: membership,
                                                     electionSeconds: Double(config.electionTimeoutMs) / 1000)

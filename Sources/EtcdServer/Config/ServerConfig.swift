@@ -40,6 +40,8 @@ public struct ServerConfig: Sendable {
     /// `--bcrypt-cost` (etcd falls back to 10 outside 4...31) and `--auth-token-ttl` (seconds).
     public var bcryptCost = 10
     public var authTokenTTL: UInt64 = 300
+    /// `--auth-token`: "simple", or "jwt," with its options.
+    public var authToken = "simple"
     public var maxWALs: UInt64 = 5
     public var maxSnapshots: UInt64 = 5
     /// TLS on the client port (`--cert-file` ...) and the peer port (`--peer-cert-file` ...).
@@ -156,7 +158,7 @@ enum EtcdFlags {
         def("cors", .strings, "*", .supported, "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing."),
         def("host-whitelist", .strings, "*", .noEffect, "Acceptable hostnames from HTTP client requests, if server is not secure."),
         // auth
-        def("auth-token", .string, "simple", .unsupported, "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
+        def("auth-token", .string, "simple", .supported, "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
         def("bcrypt-cost", .uint, "10", .supported, "Specify the cost / strength of the bcrypt algorithm for hashing auth passwords."),
         def("auth-token-ttl", .uint, "300", .supported, "The lifetime in seconds of the auth token."),
         // profiling and monitoring
@@ -329,6 +331,7 @@ extension ServerConfig {
         let cost = number("bcrypt-cost", UInt64(10))
         config.bcryptCost = cost >= 4 && cost <= 31 ? Int(cost) : 10
         config.authTokenTTL = number("auth-token-ttl", UInt64(300))
+        config.authToken = values["auth-token"] ?? "simple"
         config.maxConcurrentStreams = number("max-concurrent-streams", UInt32.max)
         config.unsafeNoFsync = values["unsafe-no-fsync"].flatMap(FlagParser.parseBool) ?? false
         config.preVote = values["pre-vote"].flatMap(FlagParser.parseBool) ?? false
