@@ -80,4 +80,46 @@ import Testing
         let mismatches = try Differential.compare(steps, name: "diff-auth-lease", extraArguments: Self.arguments)
         #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n\n"))")
     }
+
+    /// JWT tokens (`--auth-token jwt,...`, the same RSA keys on both): the usual transcript
+    /// answers the same, and a token either server signs is accepted by the other; an auth
+    /// change makes the old token's revision stale.
+    @Test func jwtTokensAreEtcds() throws {
+        let directory = temporaryDirectory("jwt")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let key = directory + "/priv.pem", publicKey = directory + "/pub.pem"
+        #expect(try run("/usr/bin/openssl", ["genrsa", "-out", key, "2048"], timeout: 60).status == 0)
+        #expect(try run("/usr/bin/openssl", ["rsa", "-in", key, "-pubout", "-out", publicKey], timeout: 60).status == 0)
+        let arguments = Self.arguments + ["--auth-token", "jwt,pub-key=\(publicKey),priv-key=\(key),sign-method=RS256,ttl=10m"]
+        let setup: [Step] = [
+            Step("user", "add", "root:rootpw"), Step("user", "grant-role", "root", "root"), Step("user", "add", "u:upw"),
+            Step("role", "add", "r"), Step("role", "grant-permission", "r", "readwrite", "k"), Step("user", "grant-role", "u", "r"),
+            Step("auth", "enable"), Step("--user", "u:upw", "put", "k", "v"), Step("--user", "u:upw", "get", "k"),
+            Step("--user", "u:upw", "put", "other", "v"), Step("--user", "u:wrong", "get", "k"),
+        ]
+        _ = try Differential.withServers(name: "diff-auth-jwt", extraArguments: arguments) { theirs, ours in
+            let mismatches = try Differential.compare(setup, theirs, ours)
+            #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n\n"))")
+            func post(_ server: ServerProcess, _ path: String, _ body: String, token: String? = nil) throws -> String {
+                let header = token.map { ["-H", "Authorization: \($0)"] } ?? []
+                return try run("/usr/bin/curl", ["-s", "-X", "POST", "-d", body] + header + ["http://\(server.endpoint)\(path)"],
+                               timeout: 30).stdout
+            }
+            struct Token: Decodable { var token: String }
+            func token(_ server: ServerProcess) throws -> String {
+                let answer = try post(server, "/v3/auth/authenticate", #"{"name":"u","password":"upw"}"#)
+                return try JSONDecoder().decode(Token.self, from: Data(answer.utf8)).token
+            }
+            let theirToken = try token(theirs), ourToken = try token(ours)
+            #expect(ourToken.split(separator: ".").count == 3)
+            for (server, token) in [(ours, theirToken), (theirs, ourToken)] {
+                let range = try post(server, "/v3/kv/range", #"{"key":"aw=="}"#, token: token)
+                #expect(range.contains(#""kvs""#), "\(range)")
+            }
+            // Any auth change leaves older tokens behind.
+            #expect(try etcdctl(ours, "--user", "root:rootpw", "role", "add", "later").status == 0)
+            let stale = try post(ours, "/v3/kv/range", #"{"key":"aw=="}"#, token: ourToken)
+            #expect(stale.contains("etcdserver: revision of auth store is old"), "\(stale)")
+        }
+    }
 }

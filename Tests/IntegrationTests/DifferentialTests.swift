@@ -45,7 +45,7 @@ enum Differential {
         return try body(theirs, ours)
     }
 
-    private static func compare(_ steps: [Step], _ theirs: ServerProcess, _ ours: ServerProcess) throws -> [String] {
+    static func compare(_ steps: [Step], _ theirs: ServerProcess, _ ours: ServerProcess) throws -> [String] {
         var mismatches: [String] = []
         var leases: [ObjectIdentifier: String] = [:]
         func execute(_ step: Step, on server: ServerProcess) throws -> CommandResult {
