@@ -52,12 +52,20 @@ public final class JWTKeys: @unchecked Sendable {
         }
         var publicKey: OpaquePointer?
         if let publicKeyFile {
-            publicKey = try withMemoryBIO(try readFile(publicKeyFile)) { bio in
-                guard let key = PEM_read_bio_PUBKEY(bio, nil, nil, nil) else {
-                    ERR_clear_error()
-                    throw TLSError("auth: invalid public key in \(publicKeyFile)")
+            let pem = try readFile(publicKeyFile)
+            // A public key, or (as Go's jwt reads it too) a certificate holding one.
+            publicKey = try withMemoryBIO(pem) { bio -> OpaquePointer in
+                if let key = PEM_read_bio_PUBKEY(bio, nil, nil, nil) { return key }
+                ERR_clear_error()
+                return try withMemoryBIO(pem) { bio -> OpaquePointer in
+                    guard let certificate = PEM_read_bio_X509(bio, nil, nil, nil) else {
+                        ERR_clear_error()
+                        throw TLSError("auth: invalid public key in \(publicKeyFile)")
+                    }
+                    defer { X509_free(certificate) }
+                    guard let key = X509_get_pubkey(certificate) else { throw TLSError.openSSL("X509_get_pubkey") }
+                    return key
                 }
-                return key
             }
         }
         guard privateKey != nil || publicKey != nil else { throw TLSError("auth: missing key data") }

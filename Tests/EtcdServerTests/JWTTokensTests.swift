@@ -64,6 +64,21 @@ import Testing
         #expect(otherMethod.info(token) == nil)
     }
 
+    /// etcd's own e2e suite gives a certificate as `pub-key` (Go's jwt reads its public key).
+    @Test func certificateServesAsThePublicKey() throws {
+        let (key, _) = try Self.keyPair("cert", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        let certificate = Self.directory + "/cert.crt"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["req", "-x509", "-key", key, "-subj", "/CN=jwt", "-days", "1", "-out", certificate]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let tokens = try #require(try JWTTokens.parse("jwt,pub-key=\(certificate),priv-key=\(key),sign-method=RS256,ttl=1s"))
+        let verifier = try #require(try JWTTokens.parse("jwt,pub-key=\(certificate),sign-method=RS256"))
+        #expect(verifier.info(try tokens.assign(username: "cn", revision: 2))?.username == "cn")
+    }
+
     @Test func optionsParseAsEtcdParsesThem() throws {
         #expect(try JWTTokens.parse("simple") == nil)
         #expect(try JWTTokens.parse("simple,anything=1") == nil)
