@@ -87,4 +87,27 @@ import Testing
         let anonymous = try post("/v3/kv/range", #"{"key":"Zm9v"}"#)
         #expect(anonymous.contains("etcdserver: user name is empty"), "\(anonymous)")
     }
+
+    /// With `--client-cert-auth`, a client certificate without a token is the user its CN names
+    /// (make_pki.sh's client is "client1"); a token, when sent, wins.
+    @Test func certificateCommonNameIsTheUser() throws {
+        let server = ServerProcess(name: "auth-cn", clientScheme: "https", etcdctlFlags: PKI.etcdctlFlags(),
+                                   extraArguments: Self.arguments + ["--cert-file", PKI.path("member.pem"),
+                                                                     "--key-file", PKI.path("member-key.pem"),
+                                                                     "--trusted-ca-file", PKI.path("ca.pem"), "--client-cert-auth"])
+        try server.start()
+        defer { server.stop() }
+        for command in [["user", "add", "root:rootpw"], ["user", "grant-role", "root", "root"], ["user", "add", "client1", "--no-password"],
+                        ["role", "add", "cn"], ["role", "grant-permission", "cn", "readwrite", "cn/", "--prefix"],
+                        ["user", "grant-role", "client1", "cn"], ["auth", "enable"]] {
+            let result = try etcdctl(server, command)
+            #expect(result.status == 0, "\(command): \(result)")
+        }
+        #expect(try etcdctl(server, "put", "cn/x", "by-certificate").stdout == "OK\n")
+        let denied = try etcdctl(server, "put", "other", "x")
+        #expect(denied.stderr.contains("etcdserver: permission denied"), "\(denied)")
+        #expect(try etcdctl(server, "--user", "root:rootpw", "put", "other", "by-root").stdout == "OK\n")
+        let noPassword = try etcdctl(server, "--user", "client1:x", "get", "cn/x")
+        #expect(noPassword.stderr.contains("password was given for no password user"), "\(noPassword)")
+    }
 }

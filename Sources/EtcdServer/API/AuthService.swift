@@ -13,8 +13,14 @@ struct AuthService {
     let proposer: Proposing
     let barrier: ReadBarrier
     let gate: AuthGate
-    /// bcrypt runs here, never on an event loop or the apply thread.
-    static let passwordQueue = DispatchQueue(label: "auth.passwords", attributes: .concurrent)
+    /// Password checks (bcrypt, slow by design) run here, never on an event loop, and on at
+    /// most all cores but one: a burst of logins queues up instead of starving other clients.
+    static let passwordChecks: OperationQueue = {
+        let queue = OperationQueue()
+        queue.name = "auth.passwords"
+        queue.maxConcurrentOperationCount = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        return queue
+    }()
 
     func register(into router: inout Router) {
         proposing(&router, "AuthEnable", AuthEnableRequest.self, AuthEnableResponse.self) { request, message in request.authEnable = message }
@@ -115,7 +121,7 @@ struct AuthService {
     private func authenticate(_ request: AuthenticateRequest, responder: Responder, attempts: Int = 0) {
         barrier.linearizableRead { error in
             if let error { return responder.fail(error) }
-            AuthService.passwordQueue.async {
+            AuthService.passwordChecks.addOperation {
                 let checked: UInt64
                 switch gate.store.checkPassword(name: request.name, password: request.password) {
                 case .success(let revision): checked = revision
