@@ -9,6 +9,10 @@ struct Step: CustomStringConvertible {
     var timeout: TimeInterval?
 
     init(_ arguments: String..., stdin: String? = nil, timeout: TimeInterval? = nil) {
+        self.init(arguments: arguments, stdin: stdin, timeout: timeout)
+    }
+
+    init(arguments: [String], stdin: String? = nil, timeout: TimeInterval? = nil) {
         self.arguments = arguments
         self.stdin = stdin
         self.timeout = timeout
