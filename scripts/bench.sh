@@ -111,11 +111,21 @@ else:
   everyone=$endpoints
 }
 
+# Auth on: root, and a user "bench" whose role may read and write every key (so every request
+# is checked against a permission, as for a tenant of a shared cluster).
+enable_auth() {
+  ctl() { ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$port" "$@" >/dev/null 2>&1 || { echo "auth set-up failed: $*" >&2; exit 1; }; }
+  ctl user add root:rootpw; ctl user grant-role root root; ctl user add bench:benchpw; ctl role add bench
+  # An empty key with --from-key: every key.
+  ctl role grant-permission bench readwrite "" --from-key; ctl user grant-role bench bench; ctl auth enable
+}
+
 measure() { # binary workload -> requests per second (and latency JSON in $work)
   local binary=$1 workload=$2 out leader="" followers="" everyone=""
   case $workload in
     c3-*) start_cluster "$binary" "$work/cluster" ;;
     tls-*) start_tls_server "$binary" "$work/server" ;;
+    auth-*) start_server "$binary" "$work/server"; enable_auth ;;
     *)    start_server "$binary" "$work/server" ;;
   esac
   case $workload in
@@ -133,6 +143,8 @@ measure() { # binary workload -> requests per second (and latency JSON in $work)
     # shellcheck disable=SC2046
     tls-get)     out=$("$tool" $(tls_client) -op get -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 1000) ;;
     put-100)   out=$("$tool" -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
+    auth-put-100) out=$("$tool" -user bench:benchpw -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 100000) ;;
+    auth-get)  out=$("$tool" -user bench:benchpw -op get -endpoint "127.0.0.1:$port" -clients 100 -conns 10 -total "$PUT100_TOTAL" -key-space-size 1000) ;;
     watch-100) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode fanout -watchers 100 -streams 1 -puts 2000) ;;
     keepalive) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode keepalive -leases 100 -clients 10 -duration 5s) ;;
     shared-50mb) out=$("$watchtool" -endpoint "127.0.0.1:$port" -mode shared -big-mb 50) ;;
@@ -156,7 +168,7 @@ median() { sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
 
 : >"$work/raw.jsonl"
 printf '%-12s %12s %12s %8s   %s\n' workload reference ours ratio "p50/p99 ms (reference | ours)"
-for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry defrag tls-put-1 tls-put-100 tls-get c3-put-1 c3-put-100 c3-txn c3-get-l c3-get-s c3-watch}; do
+for workload in ${WORKLOADS:-put-1 put-100 watch-100 keepalive shared-50mb expiry defrag tls-put-1 tls-put-100 tls-get auth-put-100 auth-get c3-put-1 c3-put-100 c3-txn c3-get-l c3-get-s c3-watch}; do
   ref_runs=(); our_runs=(); ref_lat=""; our_lat=""
   for _ in $(seq "$ROUNDS"); do
     r=$(measure "$reference" $workload); ref_runs+=("${r%% *}"); ref_lat="${r#* }"

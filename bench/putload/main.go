@@ -34,9 +34,18 @@ func main() {
 	cacert := flag.String("cacert", "", "CA certificate: connect with TLS")
 	cert := flag.String("cert", "", "client certificate (with -cacert)")
 	key := flag.String("key", "", "client key (with -cacert)")
+	user := flag.String("user", "", "name:password: authenticate as this user")
 	flag.Parse()
 
 	config := clientv3.Config{DialTimeout: 5 * time.Second}
+	if *user != "" {
+		parts := strings.SplitN(*user, ":", 2)
+		if len(parts) != 2 {
+			fmt.Fprintln(os.Stderr, "-user wants name:password")
+			os.Exit(2)
+		}
+		config.Username, config.Password = parts[0], parts[1]
+	}
 	if *cacert != "" {
 		info := transport.TLSInfo{CertFile: *cert, KeyFile: *key, TrustedCAFile: *cacert}
 		tlsConfig, err := info.ClientConfig()
