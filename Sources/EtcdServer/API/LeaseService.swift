@@ -45,13 +45,20 @@ struct LeaseService {
             }
         }
         router.unary("/etcdserverpb.Lease/LeaseTimeToLive", LeaseTimeToLiveRequest.self) { request, responder in
-            service.keeper.timeToLive(request.id, keys: request.keys) { result in
-                switch result {
-                case .success(var response):
-                    response.header = service.headers.header(revision: 0)
-                    responder.succeed(response)
-                case .failure(let error):
-                    responder.fail(error)
+            service.gate.withIdentity(responder) { info in
+                service.keeper.timeToLive(request.id, keys: request.keys) { result in
+                    switch result {
+                    case .success(var response):
+                        // The attached keys are shown only to a caller who may read them all (as
+                        // etcd 3.5 decides; 3.4 shows them to anyone).
+                        for key in response.keys {
+                            if let refusal = service.gate.checkRead(info, key: key, rangeEnd: []) { return responder.fail(refusal) }
+                        }
+                        response.header = service.headers.header(revision: 0)
+                        responder.succeed(response)
+                    case .failure(let error):
+                        responder.fail(error)
+                    }
                 }
             }
         }
