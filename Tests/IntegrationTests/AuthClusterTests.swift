@@ -66,9 +66,7 @@ import Testing
             #expect(try etcdctl(server, command).status == 0)
         }
         func post(_ path: String, _ body: String, token: String? = nil) throws -> String {
-            let header = token.map { ["-H", "Authorization: \($0)"] } ?? []
-            return try run("/usr/bin/curl", ["-s", "-X", "POST", "-d", body] + header + ["http://\(server.endpoint)\(path)"],
-                           timeout: 30).stdout
+            try gatewayPost(server, path, body, token: token)
         }
         struct Token: Decodable { var token: String }
         let answer = try post("/v3/auth/authenticate", #"{"name":"root","password":"rootpw"}"#)

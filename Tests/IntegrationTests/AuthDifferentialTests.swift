@@ -100,25 +100,20 @@ import Testing
         _ = try Differential.withServers(name: "diff-auth-jwt", extraArguments: arguments) { theirs, ours in
             let mismatches = try Differential.compare(setup, theirs, ours)
             #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n\n"))")
-            func post(_ server: ServerProcess, _ path: String, _ body: String, token: String? = nil) throws -> String {
-                let header = token.map { ["-H", "Authorization: \($0)"] } ?? []
-                return try run("/usr/bin/curl", ["-s", "-X", "POST", "-d", body] + header + ["http://\(server.endpoint)\(path)"],
-                               timeout: 30).stdout
-            }
             struct Token: Decodable { var token: String }
             func token(_ server: ServerProcess) throws -> String {
-                let answer = try post(server, "/v3/auth/authenticate", #"{"name":"u","password":"upw"}"#)
+                let answer = try gatewayPost(server, "/v3/auth/authenticate", #"{"name":"u","password":"upw"}"#)
                 return try JSONDecoder().decode(Token.self, from: Data(answer.utf8)).token
             }
             let theirToken = try token(theirs), ourToken = try token(ours)
             #expect(ourToken.split(separator: ".").count == 3)
             for (server, token) in [(ours, theirToken), (theirs, ourToken)] {
-                let range = try post(server, "/v3/kv/range", #"{"key":"aw=="}"#, token: token)
+                let range = try gatewayPost(server, "/v3/kv/range", #"{"key":"aw=="}"#, token: token)
                 #expect(range.contains(#""kvs""#), "\(range)")
             }
             // Any auth change leaves older tokens behind.
             #expect(try etcdctl(ours, "--user", "root:rootpw", "role", "add", "later").status == 0)
-            let stale = try post(ours, "/v3/kv/range", #"{"key":"aw=="}"#, token: ourToken)
+            let stale = try gatewayPost(ours, "/v3/kv/range", #"{"key":"aw=="}"#, token: ourToken)
             #expect(stale.contains("etcdserver: revision of auth store is old"), "\(stale)")
         }
     }

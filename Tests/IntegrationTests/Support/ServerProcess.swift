@@ -326,6 +326,14 @@ func etcdctl(_ server: ServerProcess, _ arguments: [String], stdin: String? = ni
                    stdin: stdin, environment: environment, timeout: interruptAfter)
 }
 
+/// A JSON gateway call (POST `path` with `body`), with an auth token in `Authorization` when
+/// given; the response body.
+func gatewayPost(_ server: ServerProcess, _ path: String, _ body: String, token: String? = nil) throws -> String {
+    let header = token.map { ["-H", "Authorization: \($0)"] } ?? []
+    return try run("/usr/bin/curl", ["-s", "-X", "POST", "-d", body] + header + ["http://\(server.endpoint)\(path)"],
+                   timeout: 30).stdout
+}
+
 func etcdctl(_ server: ServerProcess, _ arguments: String...) throws -> CommandResult {
     try etcdctl(server, arguments)
 }
