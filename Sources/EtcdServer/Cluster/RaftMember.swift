@@ -353,6 +353,9 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     private func compactLogIfDue(_ host: RaftHost) {
         let applied = application.appliedIndex
         guard applied > lastSnapshotIndex + config.snapshotCount else { return }
+        // As etcd commits its backend before a snapshot: flush the store now rather than wait
+        // for the periodic flush, so the log can go up to what is applied.
+        if application.durableState.index < applied { application.syncStore() }
         let durable = application.durableState
         guard durable.index > 0 else { return }
         lastSnapshotIndex = applied
