@@ -61,7 +61,7 @@ public final class BoltReader {
         let second = first.pageSize >= 4096 && first.pageSize <= 1 << 16 ? meta(at: first.pageSize) : nil
         let chosen = second.map { $0.txid > first.txid ? $0 : first } ?? first
         guard chosen.pageSize >= 512, chosen.pageSize <= 1 << 16,
-              UInt64(bytes.count) >= chosen.pages * UInt64(chosen.pageSize), chosen.root < chosen.pages else {
+              chosen.pages <= UInt64(bytes.count) / UInt64(chosen.pageSize), chosen.root < chosen.pages else {
             release()
             throw ReadError(description: "invalid database: meta out of range")
         }

@@ -35,6 +35,8 @@ public final class JWTKeys: @unchecked Sendable {
         if family == .hmac {
             guard let privateKeyFile else { throw TLSError("auth: missing key data") }
             secret = try readFile(privateKeyFile)
+            // An empty secret would let anyone sign (etcd refuses it too).
+            guard !secret.isEmpty else { throw TLSError("auth: missing key data") }
             signingKey = nil
             verifyingKey = nil
             return
@@ -51,6 +53,9 @@ public final class JWTKeys: @unchecked Sendable {
             }
         }
         var publicKey: OpaquePointer?
+        // The private key is ours to free if the public one fails (deinit will not run).
+        var pending = privateKey
+        defer { if let pending { EVP_PKEY_free(pending) } }
         if let publicKeyFile {
             let pem = try readFile(publicKeyFile)
             // A public key, or (as Go's jwt reads it too) a certificate holding one.
@@ -69,6 +74,7 @@ public final class JWTKeys: @unchecked Sendable {
             }
         }
         guard privateKey != nil || publicKey != nil else { throw TLSError("auth: missing key data") }
+        pending = nil
         signingKey = privateKey
         // A private key verifies its own signatures.
         verifyingKey = publicKey ?? privateKey.map { EVP_PKEY_up_ref($0); return $0 }

@@ -121,6 +121,21 @@ import Testing
         #expect(root.roles == ["root"] && String(decoding: root.password, as: UTF8.self).hasPrefix("$2a$04$"))
     }
 
+    /// Names beyond the store's key limit and passwords with a NUL byte are refused alike on
+    /// every member (not a crash of the apply thread, not a bcrypt of a cut password).
+    @Test func unstorableNamesAndPasswordsAreRefused() throws {
+        let fixture = try Fixture()
+        let long = String(repeating: "n", count: 600)
+        for result in [try fixture.apply { $0.authUserAdd = AuthUserAddRequest(name: long, password: "pw") },
+                       try fixture.apply { $0.authRoleAdd = AuthRoleAddRequest(name: long) },
+                       try fixture.apply { $0.authUserAdd = AuthUserAddRequest(name: "u", password: "\u{0}secret") }] {
+            guard case .failure(.unmapped) = result else { Issue.record("\(result)"); continue }
+        }
+        #expect(fixture.auth.currentRevision == 1)
+        let added = try fixture.apply { $0.authUserAdd = AuthUserAddRequest(name: String(repeating: "n", count: 500), password: "pw") }
+        guard case .success = added else { Issue.record("\(added)"); return }
+    }
+
     @Test func permissionsMergeAndRevokeAsEtcdDoes() throws {
         let fixture = try Fixture()
         try fixture.apply { $0.authRoleAdd = AuthRoleAddRequest(name: "r") }

@@ -80,6 +80,10 @@ import Testing
     }
 
     @Test func optionsParseAsEtcdParsesThem() throws {
+        // An empty HMAC secret would let anyone sign.
+        let empty = Self.directory + "/empty.key"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(throws: ConfigError.invalid("auth: invalid auth options")) { try JWTTokens.parse("jwt,sign-method=HS256,priv-key=\(empty)") }
         #expect(try JWTTokens.parse("simple") == nil)
         #expect(try JWTTokens.parse("simple,anything=1") == nil)
         for bad in ["jwt", "foo", "jwt,sign-method=XX256,priv-key=/nonexistent", "jwt,sign-method", "jwt,ttl=5m,ttl=6m",

@@ -146,6 +146,13 @@ import Testing
         try writer.finish()
         let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         #expect(throws: BoltReader.ReadError.self) { try BoltReader(bytes: Array(good.prefix(100))) }
+        // A meta (checksum 0: not checked) claiming 2^53 pages: an error, not an overflow trap.
+        var huge = good
+        for page in [0, 4096] {
+            for i in 0..<8 { huge[page + 56 + i] = UInt8(truncatingIfNeeded: (UInt64(1) << 53) >> (8 * UInt64(i))) }
+            for i in 0..<8 { huge[page + 72 + i] = 0 }
+        }
+        #expect(throws: BoltReader.ReadError.self) { try BoltReader(bytes: huge) }
         var random = SystemRandomNumberGenerator()
         for _ in 0..<200 {
             var bad = good

@@ -94,7 +94,7 @@ struct AuthService {
     }
 
     /// Proposes as the caller and answers with what `encode` makes of the reply.
-    private func propose(_ responder: Responder, _ fill: @escaping (inout InternalRaftRequest) -> Void,
+    private func propose(_ responder: Responder, _ fill: @escaping @Sendable (inout InternalRaftRequest) -> Void,
                          encode: @escaping @Sendable (AuthReply, ResponseHeader) -> [UInt8]?) {
         gate.withIdentity(responder) { info in
             proposer.propose({ request in
@@ -121,7 +121,14 @@ struct AuthService {
     private func authenticate(_ request: AuthenticateRequest, responder: Responder, attempts: Int = 0) {
         barrier.linearizableRead { error in
             if let error { return responder.fail(error) }
+            // A flood of logins is refused rather than queued without end.
+            if AuthService.passwordChecks.operationCount > 1024 { return responder.fail(.tooManyRequests) }
             AuthService.passwordChecks.addOperation {
+                // A caller that gave up does not cost a bcrypt.
+                if responder.call.isCancelledOrFinished { return }
+                if let deadline = responder.deadline, DispatchTime.now().uptimeNanoseconds > deadline {
+                    return responder.fail(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+                }
                 let checked: UInt64
                 switch gate.store.checkPassword(name: request.name, password: request.password) {
                 case .success(let revision): checked = revision

@@ -86,7 +86,7 @@ struct KVService {
     }
 
     /// Proposes a write as the caller; the applying members check its permissions.
-    private func propose(_ responder: Responder, _ fill: @escaping (inout InternalRaftRequest) -> Void) {
+    private func propose(_ responder: Responder, _ fill: @escaping @Sendable (inout InternalRaftRequest) -> Void) {
         gate.withIdentity(responder) { info in
             proposer.propose({ fill(&$0); AuthGate.stamp(&$0, info) }, deadline: responder.deadline) { result in
                 complete(result, responder: responder)

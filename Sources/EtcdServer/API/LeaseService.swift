@@ -31,8 +31,9 @@ struct LeaseService {
             // No ID given: pick one as etcd does, from the request ID generator (positive only).
             while request.id == 0 { request.id = Int64(bitPattern: service.proposer.nextRequestID() & ((1 << 63) - 1)) }
             do throws(EtcdError) { try service.quota.check(cost: 1) } catch { return responder.fail(error) }
+            let grant = request
             service.gate.withIdentity(responder) { info in
-                service.proposer.propose({ $0.leaseGrant = request; AuthGate.stamp(&$0, info) }, deadline: responder.deadline) {
+                service.proposer.propose({ $0.leaseGrant = grant; AuthGate.stamp(&$0, info) }, deadline: responder.deadline) {
                     KVService.complete($0, headers: service.headers, responder: responder)
                 }
             }

@@ -14,14 +14,17 @@ struct AuthGate: Sendable {
     let store: AuthStore
     /// The member's applied index: a token assigned at a later index is not known here yet.
     let appliedIndex: @Sendable () -> UInt64
+    /// Runs the closure once the member has applied the index.
+    let waitApplied: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void
     /// `--client-cert-auth`: a call without a token is the user its client certificate's CN
-    /// names (not through the JSON gateway, whose own certificate must not count).
+    /// names (never through the JSON gateway, whose calls carry no certificate name).
     var certificateAuth = false
 
+    /// Who the call comes from, without waiting: a simple token from an Authenticate this
+    /// member has not applied yet is refused here (`withIdentity` waits for it).
     func identity(_ call: ServerCall) -> Result<AuthInfo?, EtcdError> {
-        guard let token = call.metadataValue("token") ?? call.metadataValue("authorization") else {
-            let viaGateway = call.metadata.contains { $0.name.lowercased() == "grpcgateway-accept" }
-            if certificateAuth, let name = call.clientCommonName, !name.isEmpty, !viaGateway {
+        guard let token = Self.token(call) else {
+            if certificateAuth, let name = call.clientCommonName, !name.isEmpty {
                 return .success(AuthInfo(username: name, revision: store.currentRevision))
             }
             return .success(nil)
@@ -30,23 +33,48 @@ struct AuthGate: Sendable {
             // A JWT says who and at which auth revision; nothing is looked up.
             return jwt.info(token).map { .success($0) } ?? .failure(.invalidAuthToken)
         }
-        guard let index = SimpleTokens.index(of: token) else { return .failure(.invalidAuthToken) }
-        // A follower may not have applied the Authenticate yet; etcd waits for it.
-        var waited = 0
-        while appliedIndex() < index && waited < 1000 {
-            usleep(2000)
-            waited += 2
+        guard SimpleTokens.index(of: token) != nil, let user = store.tokens.user(for: token) else {
+            return .failure(.invalidAuthToken)
         }
-        guard let user = store.tokens.user(for: token) else { return .failure(.invalidAuthToken) }
         return .success(AuthInfo(username: user, revision: store.currentRevision))
     }
 
-    /// Resolves the caller, failing the call if its token is bad; then `body` with it.
-    func withIdentity(_ responder: Responder, _ body: (AuthInfo?) -> Void) {
+    static func token(_ call: ServerCall) -> String? {
+        call.metadataValue("token") ?? call.metadataValue("authorization")
+    }
+
+    /// Resolves the caller, failing the call if its token is bad; then `body` with it. A simple
+    /// token assigned at an index this member has not applied yet (a lagging follower) is
+    /// looked up again once it has, as etcd waits for it, but never on the calling thread and
+    /// for at most a second.
+    func withIdentity(_ responder: Responder, _ body: @escaping @Sendable (AuthInfo?) -> Void) {
         switch identity(responder.call) {
-        case .success(let info): body(info)
-        case .failure(let error): responder.fail(error)
+        case .success(let info):
+            body(info)
+        case .failure(let error):
+            guard store.jwt == nil, let token = Self.token(responder.call), let index = SimpleTokens.index(of: token),
+                  index > appliedIndex(), index - appliedIndex() < 1_000_000 else {
+                return responder.fail(error)
+            }
+            let once = Once()
+            DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+                if once.claim() { responder.fail(error) }
+            }
+            waitApplied(index) {
+                guard once.claim() else { return }
+                switch identity(responder.call) {
+                case .success(let info): body(info)
+                case .failure(let error): responder.fail(error)
+                }
+            }
         }
+    }
+
+    /// The first caller of `claim` wins.
+    final class Once: @unchecked Sendable {
+        private let lock = NSLock()
+        private var claimed = false
+        func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
     }
 
     /// Sets the proposal's header to the caller (applying members check it).
@@ -58,12 +86,20 @@ struct AuthGate: Sendable {
 
     /// Reads (a range, a read-only txn's compares and ops) are checked where they are served.
     func checkRead(_ info: AuthInfo?, key: [UInt8], rangeEnd: [UInt8]) -> EtcdError? {
-        store.permitted(info, key: key, rangeEnd: rangeEnd, write: false)
+        store.permitted(info, key: key, rangeEnd: rangeEnd, write: false) ?? staleRevision(info)
     }
 
     func checkTxnReads(_ info: AuthInfo?, _ txn: TxnRequest) -> EtcdError? {
-        guard store.isEnabled else { return nil }
+        guard store.isEnabled else { return staleRevision(info) }
         return AuthChecks.txn(txn) { key, end, write in store.permitted(info, key: key, rangeEnd: end, write: write) }
+            ?? staleRevision(info)
+    }
+
+    /// etcd's check after a local read: a caller checked at another auth revision (a JWT from
+    /// before a change) is refused, even with auth off.
+    private func staleRevision(_ info: AuthInfo?) -> EtcdError? {
+        guard let info, info.revision != 0, info.revision != store.currentRevision else { return nil }
+        return .authOldRevision
     }
 
     /// Admin-only calls (member changes); Maintenance's answer with etcd's raw `auth:` texts.

@@ -36,6 +36,9 @@ final class AuthStore: @unchecked Sendable {
     let bcryptCost: Int
 
     static let root = "root"
+    /// User and role names become store keys (behind a one-byte tag): LMDB's key limit bounds
+    /// them, where etcd's bbolt allows 32 KiB.
+    static let maxNameBytes = 500
 
     init(tokens: SimpleTokens, jwt: JWTTokens? = nil, bcryptCost: Int) {
         self.tokens = tokens
@@ -58,6 +61,11 @@ final class AuthStore: @unchecked Sendable {
             if key == Array("authEnabled".utf8) { isEnabled = value == [1] }
             if key == Array("authRevision".utf8), value.count == 8 { storedRevision = value.reduce(0) { $0 << 8 | UInt64($1) } }
         }
+        // Tokens of users that are gone or have another password now (a snapshot installed).
+        let stale = lock.withLock {
+            users.filter { loadedUsers[$0.key]?.password != $0.value.password }.map(\.key)
+        }
+        for name in stale { tokens.invalidate(user: name) }
         lock.withLock {
             users = loadedUsers
             roles = loadedRoles
@@ -108,7 +116,7 @@ final class AuthStore: @unchecked Sendable {
     func checkPassword(name: String, password: String) -> Result<UInt64, EtcdError> {
         let (user, atRevision, isEnabled) = lock.withLock { (users[name], revision, enabled) }
         guard isEnabled else { return .failure(.authNotEnabled) }
-        guard let user else { return .failure(.authFailed) }
+        guard let user, !password.utf8.contains(0) else { return .failure(.authFailed) }
         if user.options?.noPassword == true {
             return .failure(.unmapped("auth: authentication failed, password was given for no password user"))
         }
@@ -202,6 +210,7 @@ final class AuthStore: @unchecked Sendable {
 
     private func userAdd(_ request: AuthUserAddRequest, in batch: WriteBatch) throws -> AuthReply {
         guard !request.name.isEmpty else { throw EtcdError.userEmpty }
+        try Self.checkName(request.name, "user")
         let noPassword = request.options?.noPassword == true
         // etcd hashes before it looks for the user, at apply time on every member.
         let hash = noPassword ? "" : try hashPassword(request.password)
@@ -270,6 +279,7 @@ final class AuthStore: @unchecked Sendable {
     private func roleAdd(_ name: String, in batch: WriteBatch) throws -> AuthReply {
         try lock.withLock {
             guard !name.isEmpty else { throw EtcdError.roleEmpty }
+            try Self.checkName(name, "role")
             guard roles[name] == nil else { throw EtcdError.roleAlreadyExists }
             try put(Role(name: Array(name.utf8)), in: batch)
             try commitRevision(in: batch)
@@ -347,7 +357,14 @@ final class AuthStore: @unchecked Sendable {
         try batch.putEtcdAuth(.auth, key: Array("authRevision".utf8), value: bigEndianBytes(Int64(bitPattern: revision)))
     }
 
+    /// A name that cannot be a store key is refused on every member alike.
+    static func checkName(_ name: String, _ kind: String) throws {
+        if name.utf8.count > maxNameBytes { throw EtcdError.unmapped("auth: \(kind) name is longer than \(maxNameBytes) bytes") }
+    }
+
     private func hashPassword(_ password: String) throws -> String {
+        // bcrypt through C stops at a NUL byte; Go's does not: refuse rather than disagree.
+        if password.utf8.contains(0) { throw EtcdError.unmapped("auth: password contains a NUL byte") }
         do {
             return try PasswordHash.hash(password, cost: bcryptCost)
         } catch {

@@ -36,8 +36,8 @@ final class JWTTokens: Sendable {
             guard let method = values["sign-method"] else { throw .invalid("auth: invalid auth options") }
             var ttl: Int64 = 300
             if let text = values["ttl"] {
-                guard let seconds = GoDuration.parse(text) else { throw .invalid("auth: invalid auth options") }
-                ttl = Int64(seconds)
+                guard let seconds = GoDuration.parse(text), seconds.isFinite else { throw .invalid("auth: invalid auth options") }
+                ttl = Int64(clamping: Int(exactly: seconds.rounded(.down)) ?? Int.max)
             }
             do {
                 return JWTTokens(keys: try JWTKeys(algorithm: method, publicKeyFile: values["pub-key"],

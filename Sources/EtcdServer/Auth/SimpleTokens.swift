@@ -16,7 +16,7 @@ final class SimpleTokens: @unchecked Sendable {
 
     init(ttlSeconds: UInt64, clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
         // etcd falls back to 300 s for a TTL of 0.
-        ttlNanoseconds = (ttlSeconds == 0 ? 300 : ttlSeconds) * 1_000_000_000
+        ttlNanoseconds = min(ttlSeconds == 0 ? 300 : ttlSeconds, UInt64.max / 2_000_000_000) * 1_000_000_000
         self.clock = clock
     }
 

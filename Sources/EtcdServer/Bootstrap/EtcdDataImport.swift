@@ -51,8 +51,12 @@ struct EtcdDataImport {
     /// With `--wal-dir`, the converted log is staged beside etcd's: `<wal-dir>.import`, complete
     /// once renamed from `<wal-dir>.import.tmp`; it replaces etcd's (kept as `<wal-dir>.etcd34`)
     /// right after the member directory is switched.
-    var separateWAL: Bool { !config.walDir.isEmpty }
-    var walStaging: String { separateWAL ? config.walDir + ".import" : stagingDir + "/wal" }
+    var separateWAL: Bool { !config.walDir.isEmpty && walInsideMember == nil }
+    /// A `--wal-dir` inside the member directory moves with it: its path below the member dir.
+    var walInsideMember: String? {
+        config.walDir.hasPrefix(memberDir + "/") ? String(config.walDir.dropFirst(memberDir.count)) : nil
+    }
+    var walStaging: String { separateWAL ? config.walDir + ".import" : stagingDir + (walInsideMember ?? "/wal") }
 
     /// Finishes an interrupted switch-over, then converts the member directory if it is etcd's.
     func runIfNeeded() throws {
@@ -152,6 +156,7 @@ struct EtcdDataImport {
 
         let logDirectory = separateWAL ? walStaging + ".tmp" : walStaging
         try? FileManager.default.removeItem(atPath: logDirectory)
+        try makeDirectories((logDirectory as NSString).deletingLastPathComponent)
         let log = try WAL.create(in: logDirectory, metadata: wal.metadata)
         let resumeAt = SnapshotMetadata(confState: tables.confState, index: consistentIndex, term: appliedTerm)
         try log.save(snapshot: Snapshot(metadata: resumeAt), entries: entries.filter { $0.index > consistentIndex },

@@ -40,6 +40,8 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     private var lastLeader: NodeID = noNode
     private var leaderElectedAt: UInt64 = 0
     private var lastSnapshotIndex: UInt64
+    /// A store flush asked for by log compaction is running.
+    private let storeFlushPending = AtomicFlag()
     /// The voters when this start began: the founders on a cluster's first start.
     private var initialVoters: [UInt64] = []
 
@@ -353,9 +355,17 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
     private func compactLogIfDue(_ host: RaftHost) {
         let applied = application.appliedIndex
         guard applied > lastSnapshotIndex + config.snapshotCount else { return }
-        // As etcd commits its backend before a snapshot: flush the store now rather than wait
-        // for the periodic flush, so the log can go up to what is applied.
-        if application.durableState.index < applied { application.syncStore() }
+        // As etcd commits its backend before a snapshot: the store is flushed first (off this
+        // thread), so the log can go up to what is applied; a later round compacts.
+        if application.durableState.index < applied {
+            if !storeFlushPending.exchange(true) {
+                DispatchQueue.global().async { [application, storeFlushPending] in
+                    application.syncStore()
+                    storeFlushPending.store(false)
+                }
+            }
+            return
+        }
         let durable = application.durableState
         guard durable.index > 0 else { return }
         lastSnapshotIndex = applied
@@ -435,6 +445,7 @@ final class RaftMember: ConsensusStatus, LeadershipTransfer, @unchecked Sendable
                                                   term: { [unowned self] in application.appliedTerm })
 
     private(set) lazy var authGate = AuthGate(store: auth, appliedIndex: { [unowned self] in application.appliedIndex },
+                                              waitApplied: { [unowned self] index, resume in application.waitApplied(index, resume) },
                                               certificateAuth: config.clientTLS.clientCertAuth)
 
     private(set) lazy var admission = CallAdmission(consensus: self, membership: membership,
@@ -460,3 +471,13 @@ struct ConsensusProxy: ConsensusStatus, @unchecked Sendable {
 }
 
 extension RaftTransport: PeerActivity {}
+
+/// A flag set and read from several threads.
+final class AtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    /// Sets the flag; returns what it was.
+    func exchange(_ newValue: Bool) -> Bool { lock.withLock { defer { value = newValue }; return value } }
+    func store(_ newValue: Bool) { lock.withLock { value = newValue } }
+}

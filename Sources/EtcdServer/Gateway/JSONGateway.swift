@@ -147,7 +147,9 @@ struct JSONGateway: Sendable {
             let exchange = GatewayExchange(codec: codec, route: route, responder: responder, release: release)
             let call = LocalCall(router: router, path: route.method, metadata: callMetadata,
                                  executor: SerialQueueExecutor(label: "gateway"),
-                                 clientCommonName: request.clientCommonName,
+                                 // etcd's gateway calls with its own identity: the HTTP client's
+                                 // certificate never names an auth user.
+                                 clientCommonName: nil,
                                  onMessage: { exchange.message($0) }, onFinish: { exchange.finish($0) })
             responder.onCancel {
                 call.cancel()
