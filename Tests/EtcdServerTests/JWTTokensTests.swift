@@ -5,9 +5,12 @@ import Testing
 /// etcd's JWT tokens: each method signs and verifies; tampering, another key, another method
 /// and expiry are refused; etcd's option parsing.
 @Suite struct JWTTokensTests {
+    /// Keys for the whole suite, in one directory removed when the process exits.
     static let directory: String = {
         var template = Array("/tmp/jwt-test-XXXXXX".utf8CString)
-        return String(cString: mkdtemp(&template)!)
+        let made = String(cString: mkdtemp(&template)!)
+        atexit { try? FileManager.default.removeItem(atPath: JWTTokensTests.directory) }
+        return made
     }()
 
     /// Makes a key pair with the openssl tool: (private, public) paths.
