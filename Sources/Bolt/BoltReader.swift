@@ -75,6 +75,16 @@ public final class BoltReader {
 
     deinit { release() }
 
+    /// Whether the file at `path` is a bbolt database: its first meta page carries bbolt's magic.
+    public static func isBoltFile(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: 20)
+        guard pread(fd, &head, head.count, 0) == head.count else { return false }
+        return u32(head, 16) == BoltWriter.magic
+    }
+
     /// The top-level bucket names, in order.
     public func bucketNames() throws(ReadError) -> [[UInt8]] {
         var names: [[UInt8]] = []

@@ -19,7 +19,7 @@ public final class BoltWriter {
     static let leafFlag: UInt16 = 0x02
     static let metaFlag: UInt16 = 0x04
     static let bucketLeafFlag: UInt32 = 0x01
-    public static let magic: UInt32 = 0xED0C_DAED
+    static let magic: UInt32 = 0xED0C_DAED
     static let noFreelist = UInt64.max
 
     private let fd: Int32

@@ -48,23 +48,12 @@ extension KVStore {
                 throw MVCCError.corrupt("etcd backend has no \(name) bucket")
             }
         }
-        var imported = ImportedBackend(consistentIndex: 0, revision: 1, compactRevision: -1, keyRecords: 0, leases: 0)
+        let meta = try Self.etcdMeta(source)
+        let scheduled = meta.scheduledCompactRevision, finished = meta.finishedCompactRevision
+        var imported = ImportedBackend(consistentIndex: meta.consistentIndex, revision: 1, compactRevision: -1,
+                                       keyRecords: 0, leases: 0)
         try write { txn in
             for (_, db, _) in allDatabases { try txn.clear(db) }
-            var scheduled: Int64 = -1, finished: Int64 = -1
-            try bucket("meta") { key, value in
-                switch String(decoding: key, as: UTF8.self) {
-                case "consistent_index":
-                    guard value.count == 8 else { throw MVCCError.corrupt("etcd backend: consistent_index of \(value.count) bytes") }
-                    imported.consistentIndex = UInt64(bitPattern: value.withUnsafeBytes { int64(bigEndian: $0) ?? 0 })
-                case "scheduledCompactRev":
-                    scheduled = try Self.etcdRevision(value).main
-                case "finishedCompactRev":
-                    finished = try Self.etcdRevision(value).main
-                default:
-                    break
-                }
-            }
             var last: Int64 = 0
             try bucket("key") { key, value in
                 let at = try Self.etcdRevision(key)
@@ -121,6 +110,31 @@ extension KVStore {
         }
         try environment.sync()
         return imported
+    }
+
+    /// etcd's `meta` bucket: `consistent_index` (0 if absent) and the scheduled and finished
+    /// compaction revisions (-1 if absent).
+    public static func etcdMeta(_ source: BoltReader) throws
+        -> (consistentIndex: UInt64, scheduledCompactRevision: Int64, finishedCompactRevision: Int64) {
+        var meta: (consistentIndex: UInt64, scheduledCompactRevision: Int64, finishedCompactRevision: Int64) = (0, -1, -1)
+        guard try source.forEach(inBucket: Array("meta".utf8), { key, value in
+            switch String(decoding: key, as: UTF8.self) {
+            case "consistent_index":
+                guard let index = value.withUnsafeBytes({ int64(bigEndian: $0) }) else {
+                    throw MVCCError.corrupt("etcd backend: consistent_index of \(value.count) bytes")
+                }
+                meta.consistentIndex = UInt64(bitPattern: index)
+            case "scheduledCompactRev":
+                meta.scheduledCompactRevision = try etcdRevision(value).main
+            case "finishedCompactRev":
+                meta.finishedCompactRevision = try etcdRevision(value).main
+            default:
+                break
+            }
+        }) else {
+            throw MVCCError.corrupt("etcd backend has no meta bucket")
+        }
+        return meta
     }
 
     /// A `key` bucket key (or a compaction mark): main, `_`, sub, and `t` for a delete.

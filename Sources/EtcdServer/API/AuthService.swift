@@ -96,22 +96,17 @@ struct AuthService {
     /// Proposes as the caller and answers with what `encode` makes of the reply.
     private func propose(_ responder: Responder, _ fill: @escaping @Sendable (inout InternalRaftRequest) -> Void,
                          encode: @escaping @Sendable (AuthReply, ResponseHeader) -> [UInt8]?) {
-        gate.withIdentity(responder) { info in
-            proposer.propose({ request in
-                fill(&request)
-                AuthGate.stamp(&request, info)
-            }, deadline: responder.deadline) { result in
-                switch result {
-                case .success(.auth(let reply)):
-                    guard let bytes = encode(reply, headers.header(revision: 0)) else {
-                        return responder.fail(.unmapped("auth: unexpected reply"))
-                    }
-                    responder.call.respond(.success(bytes))
-                case .success:
-                    responder.fail(.unmapped("auth: unexpected reply"))
-                case .failure(let error):
-                    responder.fail(error)
+        gate.propose(proposer, responder, fill) { result in
+            switch result {
+            case .success(.auth(let reply)):
+                guard let bytes = encode(reply, headers.header(revision: 0)) else {
+                    return responder.fail(.unmapped("auth: unexpected reply"))
                 }
+                responder.call.respond(.success(bytes))
+            case .success:
+                responder.fail(.unmapped("auth: unexpected reply"))
+            case .failure(let error):
+                responder.fail(error)
             }
         }
     }
@@ -134,23 +129,20 @@ struct AuthService {
                 case .success(let revision): checked = revision
                 case .failure(let error): return responder.fail(error)
                 }
-                gate.withIdentity(responder) { info in
-                    proposer.propose({ raftRequest in
-                        raftRequest.authenticate = InternalAuthenticateRequest(name: request.name, password: "",
-                                                                            simpleToken: gate.store.jwt == nil ? SimpleTokens.prefix() : "")
-                        AuthGate.stamp(&raftRequest, info)
-                    }, deadline: responder.deadline) { result in
-                        switch result {
-                        case .success(.auth(.token(let token))):
-                            if gate.store.currentRevision != checked && attempts < 3 {
-                                return authenticate(request, responder: responder, attempts: attempts + 1)
-                            }
-                            responder.succeed(AuthenticateResponse(header: headers.header(revision: 0), token: token))
-                        case .success:
-                            responder.fail(.unmapped("auth: unexpected reply"))
-                        case .failure(let error):
-                            responder.fail(error)
+                let prefix = gate.store.jwt == nil ? SimpleTokens.prefix() : ""
+                gate.propose(proposer, responder, {
+                    $0.authenticate = InternalAuthenticateRequest(name: request.name, password: "", simpleToken: prefix)
+                }) { result in
+                    switch result {
+                    case .success(.auth(.token(let token))):
+                        if gate.store.currentRevision != checked && attempts < 3 {
+                            return authenticate(request, responder: responder, attempts: attempts + 1)
                         }
+                        responder.succeed(AuthenticateResponse(header: headers.header(revision: 0), token: token))
+                    case .success:
+                        responder.fail(.unmapped("auth: unexpected reply"))
+                    case .failure(let error):
+                        responder.fail(error)
                     }
                 }
             }

@@ -68,11 +68,7 @@ struct ClusterService {
     }
 
     private func adminRefusal(_ responder: Responder) -> EtcdError? {
-        guard let gate else { return nil }
-        switch gate.identity(responder.call) {
-        case .success(let info): return gate.checkAdmin(info)
-        case .failure(let error): return error
-        }
+        gate?.adminRefusal(responder.call)
     }
 
     private func add(_ request: MemberAddRequest, _ responder: Responder) {

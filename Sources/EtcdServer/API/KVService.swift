@@ -69,17 +69,14 @@ struct KVService {
             service.propose(responder, { $0.txn = request })
         }
         router.unary("/etcdserverpb.KV/Compact", CompactionRequest.self) { request, responder in
-            service.gate.withIdentity(responder) { info in
-                service.proposer.propose({ $0.compaction = request; AuthGate.stamp(&$0, info) },
-                                         deadline: responder.deadline) { result in
-                    guard request.physical, case .success(.compaction) = result else {
-                        service.complete(result, responder: responder)
-                        return
-                    }
-                    // physical: answer once the old revisions are gone.
-                    service.compactor.waitForPhysical(revision: request.revision) {
-                        service.complete(result, responder: responder)
-                    }
+            service.gate.propose(service.proposer, responder, { $0.compaction = request }) { result in
+                guard request.physical, case .success(.compaction) = result else {
+                    service.complete(result, responder: responder)
+                    return
+                }
+                // physical: answer once the old revisions are gone.
+                service.compactor.waitForPhysical(revision: request.revision) {
+                    service.complete(result, responder: responder)
                 }
             }
         }
@@ -87,11 +84,7 @@ struct KVService {
 
     /// Proposes a write as the caller; the applying members check its permissions.
     private func propose(_ responder: Responder, _ fill: @escaping @Sendable (inout InternalRaftRequest) -> Void) {
-        gate.withIdentity(responder) { info in
-            proposer.propose({ fill(&$0); AuthGate.stamp(&$0, info) }, deadline: responder.deadline) { result in
-                complete(result, responder: responder)
-            }
-        }
+        gate.propose(proposer, responder, fill) { complete($0, responder: responder) }
     }
 
     /// Runs `read` at once for a serializable request, or once a linearizable read may be

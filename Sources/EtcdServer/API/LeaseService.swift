@@ -32,17 +32,13 @@ struct LeaseService {
             while request.id == 0 { request.id = Int64(bitPattern: service.proposer.nextRequestID() & ((1 << 63) - 1)) }
             do throws(EtcdError) { try service.quota.check(cost: 1) } catch { return responder.fail(error) }
             let grant = request
-            service.gate.withIdentity(responder) { info in
-                service.proposer.propose({ $0.leaseGrant = grant; AuthGate.stamp(&$0, info) }, deadline: responder.deadline) {
-                    KVService.complete($0, headers: service.headers, responder: responder)
-                }
+            service.gate.propose(service.proposer, responder, { $0.leaseGrant = grant }) {
+                KVService.complete($0, headers: service.headers, responder: responder)
             }
         }
         router.unary("/etcdserverpb.Lease/LeaseRevoke", LeaseRevokeRequest.self) { request, responder in
-            service.gate.withIdentity(responder) { info in
-                service.proposer.propose({ $0.leaseRevoke = request; AuthGate.stamp(&$0, info) }, deadline: responder.deadline) {
-                    KVService.complete($0, headers: service.headers, responder: responder)
-                }
+            service.gate.propose(service.proposer, responder, { $0.leaseRevoke = request }) {
+                KVService.complete($0, headers: service.headers, responder: responder)
             }
         }
         router.unary("/etcdserverpb.Lease/LeaseTimeToLive", LeaseTimeToLiveRequest.self) { request, responder in

@@ -213,11 +213,7 @@ final class WatchStream: StreamingCallDelegate, WatchSink, @unchecked Sendable {
 
     /// Why the caller may not watch the range (auth), checked when each watcher is created.
     private func permissionRefusal(key: [UInt8], rangeEnd: [UInt8]) -> GRPCStatus? {
-        guard let gate else { return nil }
-        switch gate.identity(call) {
-        case .failure(let error): return error.grpcStatus
-        case .success(let info): return gate.checkRead(info, key: key, rangeEnd: rangeEnd)?.grpcStatus
-        }
+        gate?.readRefusal(call, key: key, rangeEnd: rangeEnd)?.grpcStatus
     }
 
     /// Answers a create request that makes no watcher, as etcd does: created and canceled at

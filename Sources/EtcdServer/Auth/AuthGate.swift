@@ -56,12 +56,13 @@ struct AuthGate: Sendable {
                   index > appliedIndex(), index - appliedIndex() < 1_000_000 else {
                 return responder.fail(error)
             }
-            let once = Once()
+            // The first of the wait and the timeout settles the call.
+            let settled = AtomicFlag()
             DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
-                if once.claim() { responder.fail(error) }
+                if !settled.exchange(true) { responder.fail(error) }
             }
             waitApplied(index) {
-                guard once.claim() else { return }
+                guard !settled.exchange(true) else { return }
                 switch identity(responder.call) {
                 case .success(let info): body(info)
                 case .failure(let error): responder.fail(error)
@@ -70,11 +71,15 @@ struct AuthGate: Sendable {
         }
     }
 
-    /// The first caller of `claim` wins.
-    final class Once: @unchecked Sendable {
-        private let lock = NSLock()
-        private var claimed = false
-        func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
+    /// Proposes as the caller: resolves who calls (failing the call on a bad token), lets
+    /// `fill` build the request and stamps its header with the caller, whom the applying
+    /// members check.
+    func propose(_ proposer: Proposing, _ responder: Responder,
+                 _ fill: @escaping @Sendable (inout InternalRaftRequest) -> Void,
+                 completion: @escaping ApplyCompletion) {
+        withIdentity(responder) { info in
+            proposer.propose({ fill(&$0); AuthGate.stamp(&$0, info) }, deadline: responder.deadline, completion: completion)
+        }
     }
 
     /// Sets the proposal's header to the caller (applying members check it).
@@ -102,18 +107,29 @@ struct AuthGate: Sendable {
         return .authOldRevision
     }
 
-    /// Admin-only calls (member changes); Maintenance's answer with etcd's raw `auth:` texts.
-    func checkAdmin(_ info: AuthInfo?) -> EtcdError? { store.adminCheck(info) }
-
-    /// etcd's Maintenance server returns the auth store's own error, unmapped (code Unknown).
-    func checkMaintenanceAdmin(_ call: ServerCall) -> GRPCStatus? {
-        let info: AuthInfo?
+    /// Why the caller of an admin-only call (member changes) may not make it: a bad token, or
+    /// not the root role.
+    func adminRefusal(_ call: ServerCall) -> EtcdError? {
         switch identity(call) {
-        case .success(let resolved): info = resolved
-        case .failure: return GRPCStatus(.unknown, "auth: invalid auth token")
+        case .success(let info): return store.adminCheck(info)
+        case .failure(let error): return error
         }
-        switch store.adminCheck(info) {
+    }
+
+    /// Why the caller may not read the range (a watcher, checked when it is created).
+    func readRefusal(_ call: ServerCall, key: [UInt8], rangeEnd: [UInt8]) -> EtcdError? {
+        switch identity(call) {
+        case .success(let info): return checkRead(info, key: key, rangeEnd: rangeEnd)
+        case .failure(let error): return error
+        }
+    }
+
+    /// The admin check of Defragment, Snapshot, Hash and HashKV: etcd's Maintenance server
+    /// returns the auth store's own error, unmapped (code Unknown).
+    func checkMaintenanceAdmin(_ call: ServerCall) -> GRPCStatus? {
+        switch adminRefusal(call) {
         case nil: return nil
+        case .invalidAuthToken?: return GRPCStatus(.unknown, "auth: invalid auth token")
         case .userEmpty?: return GRPCStatus(.unknown, "auth: user name is empty")
         case .userNotFound?: return GRPCStatus(.unknown, "auth: user not found")
         default: return GRPCStatus(.unknown, "auth: permission denied")

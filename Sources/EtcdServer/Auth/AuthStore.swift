@@ -59,7 +59,9 @@ final class AuthStore: @unchecked Sendable {
         var storedRevision: UInt64 = 1
         for (key, value) in auth {
             if key == Array("authEnabled".utf8) { isEnabled = value == [1] }
-            if key == Array("authRevision".utf8), value.count == 8 { storedRevision = value.reduce(0) { $0 << 8 | UInt64($1) } }
+            if key == Array("authRevision".utf8), let stored = value.withUnsafeBytes({ int64(bigEndian: $0) }) {
+                storedRevision = UInt64(bitPattern: stored)
+            }
         }
         // Tokens of users that are gone or have another password now (a snapshot installed).
         let stale = lock.withLock {
@@ -169,9 +171,7 @@ final class AuthStore: @unchecked Sendable {
         if let revoke = request.authRoleRevokePermission { return try admin { try revokePermission(revoke, in: batch) } }
         if let get = request.authUserGet {
             // A user may read itself; anyone else needs the root role.
-            if adminCheck(info) != nil && info?.username != get.name, let refusal = adminCheck(info) {
-                return .failure(refusal)
-            }
+            if let refusal = adminCheck(info), info?.username != get.name { return .failure(refusal) }
             guard let user = lock.withLock({ users[get.name] }) else { return .failure(.userNotFound) }
             return .success(.auth(.roles(user.roles)))
         }

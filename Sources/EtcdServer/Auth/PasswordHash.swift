@@ -21,7 +21,8 @@ enum PasswordHash {
         guard crypt_gensalt_rn("$2a$", UInt(cost), nil, 0, &setting, Int32(setting.count)) != nil else {
             throw Failure(description: "bcrypt: cannot make a salt at cost \(cost): \(String(cString: strerror(errno)))")
         }
-        guard let hashed = run(password, setting: String(cString: setting)), hashed.hasPrefix("$2a$") else {
+        let settingText = String(decoding: setting.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let hashed = run(password, setting: settingText), hashed.hasPrefix("$2a$") else {
             throw Failure(description: "bcrypt: hashing failed")
         }
         return hashed

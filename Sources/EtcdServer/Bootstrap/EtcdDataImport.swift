@@ -36,16 +36,7 @@ struct EtcdDataImport {
 
     /// Whether the member directory holds etcd's files rather than ours.
     static func isEtcdDataDir(_ config: ServerConfig) -> Bool {
-        isBoltFile(config.backendPath) || EtcdWAL.isEtcdLog(in: config.walDirectory)
-    }
-
-    /// A bbolt file: its first meta page carries bbolt's magic.
-    static func isBoltFile(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 20), head.count == 20 else { return false }
-        let magic = head[16..<20].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
-        return magic == BoltWriter.magic
+        BoltReader.isBoltFile(config.backendPath) || EtcdWAL.isEtcdLog(in: config.walDirectory)
     }
 
     /// With `--wal-dir`, the converted log is staged beside etcd's: `<wal-dir>.import`, complete
@@ -68,7 +59,7 @@ struct EtcdDataImport {
         }
         try? files.removeItem(atPath: stagingDir)
         if separateWAL {
-            let memberIsOurs = files.fileExists(atPath: backendPath) && !Self.isBoltFile(backendPath)
+            let memberIsOurs = files.fileExists(atPath: backendPath) && !BoltReader.isBoltFile(backendPath)
             if memberIsOurs && files.fileExists(atPath: walStaging) {
                 try switchWAL()
                 logger.info("finished switching to the imported log", ["path": config.walDir])
@@ -114,7 +105,7 @@ struct EtcdDataImport {
             throw ConfigError.invalid("database file (\(backendPath)) of the backend is missing")
         }
         var backend = try BoltReader(path: backendPath)
-        var consistentIndex = try Self.consistentIndex(backend)
+        var consistentIndex = try KVStore.etcdMeta(backend).consistentIndex
         if consistentIndex < snapMeta.index {
             // A database the leader sent that etcd had not yet moved into place.
             let received = PeerGateway.databasePath(in: snapDir, index: snapMeta.index)
@@ -122,7 +113,7 @@ struct EtcdDataImport {
                 throw ConfigError.invalid("failed to find database snapshot file (snap: snapshot file doesn't exist)")
             }
             backend = try BoltReader(path: received)
-            consistentIndex = try Self.consistentIndex(backend)
+            consistentIndex = try KVStore.etcdMeta(backend).consistentIndex
             guard consistentIndex >= snapMeta.index else {
                 throw ConfigError.invalid("database file (\(received) index \(consistentIndex)) does not match with snapshot (index \(snapMeta.index))")
             }
@@ -195,16 +186,5 @@ struct EtcdDataImport {
         guard Glibc.rename(from, to) == 0 else {
             throw ConfigError.invalid("rename \(from) to \(to): \(String(cString: strerror(errno)))")
         }
-    }
-
-    /// `meta`/`consistent_index` of an etcd backend (0 when absent).
-    static func consistentIndex(_ backend: BoltReader) throws -> UInt64 {
-        var index: UInt64 = 0
-        _ = try backend.forEach(inBucket: Array("meta".utf8)) { key, value in
-            if key == Array("consistent_index".utf8), value.count == 8 {
-                index = value.reduce(0) { $0 << 8 | UInt64($1) }
-            }
-        }
-        return index
     }
 }

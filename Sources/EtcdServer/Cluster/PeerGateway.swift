@@ -71,7 +71,7 @@ final class PeerGateway: RaftTransportDelegate, @unchecked Sendable {
             return
         }
         var copyPath = databasePath
-        if EtcdDataImport.isBoltFile(databasePath) {
+        if BoltReader.isBoltFile(databasePath) {
             copyPath = databasePath + ".store"
             defer { unlink(databasePath) }
             do {
