@@ -315,13 +315,7 @@ import Testing
         #expect(fill.status == 0, "\(fill.stderr)")
         let directory = temporaryDirectory("snapshot-crash")
         for (round, delay) in [0, 10, 40, 120].enumerated() {
-            let save = Process()
-            save.executableURL = URL(fileURLWithPath: Binaries.etcdctl)
-            save.arguments = ["--endpoints=\(server.endpoint)", "snapshot", "save", directory + "/\(round).db"]
-            save.environment = ["ETCDCTL_API": "3"]
-            save.standardOutput = FileHandle.nullDevice
-            save.standardError = FileHandle.nullDevice
-            try save.run()
+            let save = try launchEtcdctl(server, ["snapshot", "save", directory + "/\(round).db"])
             usleep(useconds_t(delay * 1000))
             server.kill9()
             // A save that had not started its stream waits for the server to come back.

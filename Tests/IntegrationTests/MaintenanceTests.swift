@@ -110,13 +110,7 @@ import Testing
         struct Filled: Decodable { var revision: Int }
         let revision = try fill.summary(as: Filled.self).revision
         for (round, delay) in [0, 5, 20, 60, 150].enumerated() {
-            let defrag = Process()
-            defrag.executableURL = URL(fileURLWithPath: Binaries.etcdctl)
-            defrag.arguments = ["--endpoints=\(server.endpoint)", "defrag"]
-            defrag.environment = ["ETCDCTL_API": "3"]
-            defrag.standardOutput = FileHandle.nullDevice
-            defrag.standardError = FileHandle.nullDevice
-            try defrag.run()
+            let defrag = try launchEtcdctl(server, ["defrag"])
             usleep(useconds_t(delay * 1000))
             server.kill9()
             defrag.waitUntilExit()

@@ -326,6 +326,19 @@ func etcdctl(_ server: ServerProcess, _ arguments: [String], stdin: String? = ni
                    stdin: stdin, environment: environment, timeout: interruptAfter)
 }
 
+/// Starts the stock etcdctl against `server` without waiting for it (its output discarded):
+/// a command a test interrupts by killing the server.
+func launchEtcdctl(_ server: ServerProcess, _ arguments: [String]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Binaries.etcdctl)
+    process.arguments = ["--endpoints=\(server.endpoint)"] + arguments
+    process.environment = ["ETCDCTL_API": "3"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 /// A JSON gateway call (POST `path` with `body`), with an auth token in `Authorization` when
 /// given; the response body.
 func gatewayPost(_ server: ServerProcess, _ path: String, _ body: String, token: String? = nil) throws -> String {
